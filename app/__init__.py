@@ -1,0 +1,142 @@
+"""Dashly auto-responder: answers leads in Dashly chats from rules kept in TOML files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from app import webhook
+from app.dashly import DashlyClient
+from app.delivery import Delivery
+from app.handling import Handler
+from app.live_rules import LiveRules
+from app.logs import configure_logging
+from app.rules import RulesError, load_rules
+from app.settings import Settings, load_settings
+from app.store import Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything one app needs; the threads are started once per process, after the fork."""
+
+    settings: Settings
+    rules: LiveRules
+    store: Store
+    handler: Handler = field(init=False)
+    delivery: Delivery | None = None
+    _pid: int | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.handler = Handler(
+            rules=self.rules,
+            store=self.store,
+            quiet_minutes=self.settings.quiet_after_operator_minutes,
+            wake_delivery=self.wake_delivery,
+        )
+
+    def wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    def start_background(self) -> None:
+        """Start delivery and the rules watcher in this process (idempotent). A thread or a
+        session made before gunicorn forks would not survive the fork, so this runs after it."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            settings = self.settings
+            client = None
+            if not settings.dry_run:
+                client = DashlyClient(settings.api_url, settings.api_token or "", settings.admin_id)
+            self.delivery = Delivery(self.store, client)
+            self.delivery.start()
+            watcher = threading.Thread(
+                target=self.rules.watch, args=(self._stop,), name="rules-watch", daemon=True
+            )
+            watcher.start()
+
+    def stop_background(self, drain_seconds: float) -> None:
+        """Stop watching rules; let delivery send what is due for up to `drain_seconds`."""
+        self._stop.set()
+        if self.delivery is not None and self._pid == os.getpid():
+            self.delivery.stop(drain_seconds)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The application factory; `config` overrides settings by their SPEC §3 names.
+
+    Besides those names, `START_BACKGROUND` (default true) says whether the first request may
+    start delivery in this process (gunicorn starts it from its `post_worker_init` hook).
+    """
+    config = dict(config or {})
+    start_background = bool(config.pop("START_BACKGROUND", True))
+    settings = load_settings(config)
+    configure_logging(settings.log_level, settings.secrets)
+    try:
+        rules = load_rules(settings.rules_dir, settings.timezone)
+    except RulesError as error:
+        for problem in error.problems:
+            log.error("at=error event=rules_invalid problem=%r", problem)
+        raise
+    store = Store(settings.database_url)
+    store.migrate()
+    store.close()  # the master's connection must not leak into forked workers
+
+    runtime = Runtime(
+        settings=settings,
+        rules=LiveRules(settings.rules_dir, settings.timezone, rules),
+        store=store,
+    )
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["autoresponder"] = runtime
+    app.register_blueprint(webhook.blueprint)
+    webhook.register_error_handlers(app)
+    if start_background:
+        app.before_request(runtime.start_background)
+    log_start(settings, len(rules), len(rules.files))
+    return app
+
+
+def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
+    """Say at start, in plain words, what the service will do."""
+    log.info(
+        "at=info event=start rules=%d files=%d rules_dir=%s store=%s",
+        rule_count,
+        file_count,
+        settings.rules_dir,
+        settings.database_url.split(":", 1)[0],
+    )
+    if settings.dry_run:
+        log.warning(
+            "at=warning event=dry_run message=%r",
+            "DASHLY_API_TOKEN is not set: replies are logged and stored, not sent",
+        )
+    if settings.webhook_token is None:
+        log.warning(
+            "at=warning event=no_webhook_token message=%r",
+            "DASHLY_WEBHOOK_TOKEN is not set: every webhook is refused with 401",
+        )
+    elif settings.webhook_token_is_dev:
+        # A development token is no secret: printing it is the point (SPEC §1, make run).
+        print(
+            f"Development webhook token: {settings.webhook_token} "
+            "(set DASHLY_WEBHOOK_TOKEN in production)",
+            flush=True,
+        )

@@ -1,0 +1,255 @@
+"""Dashly's protocol: the ConversationPart we receive and the Web API calls we make.
+
+The only module that knows Dashly's field names and URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+log = logging.getLogger(__name__)
+
+LEAD_MESSAGE = "reply_user"
+ADMIN_MESSAGE = "reply_admin"
+# Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
+AUTOMATIC_SENDERS = frozenset({"message_auto", "message_chat_bot"})
+MAX_ID_DIGITS = 30
+# (connect, read) seconds: a slow API must not hold a delivery thread for long.
+API_TIMEOUT = (3.05, 10.0)
+LEAD_LOOKUP_TIMEOUT = (2.0, 3.0)
+
+
+class PartError(ValueError):
+    """A webhook whose conversation part cannot be used; the message is for a person."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One ConversationPart, with every id as a string of digits."""
+
+    id: str
+    conversation: str
+    type: str
+    body: str = ""
+    sent_via: str = ""
+    random_id: int | None = None
+    author_id: str | None = None
+
+    @property
+    def is_lead_message(self) -> bool:
+        return self.type == LEAD_MESSAGE
+
+    @property
+    def is_automatic(self) -> bool:
+        return self.sent_via in AUTOMATIC_SENDERS
+
+
+def digits(value: Any, name: str) -> str:
+    """An id as an opaque digit string; integers and 19-digit strings both arrive."""
+    if isinstance(value, bool):
+        raise PartError(f"{name} must be a number, not {json.dumps(value)}")
+    text = str(value) if isinstance(value, int) else value
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        raise PartError(f"{name} must be all digits")
+    if len(text) > MAX_ID_DIGITS:
+        raise PartError(f"{name} is too long")
+    return text
+
+
+def decode_conversation(raw: Any) -> dict[str, Any]:
+    """The `conversation` field: a JSON string, base64 of one, or (in a JSON body) an object."""
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        raise PartError("'conversation' must hold a JSON object")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = _json_from_base64(raw)
+    if not isinstance(value, dict):
+        raise PartError("'conversation' must hold a JSON object")
+    return value
+
+
+def _json_from_base64(raw: str) -> Any:
+    compact = "".join(raw.split())
+    if compact.isascii():
+        padded = (compact + "=" * (-len(compact) % 4)).encode("ascii")
+        for altchars in (None, b"-_"):  # standard, then URL-safe alphabet
+            try:
+                return json.loads(base64.b64decode(padded, altchars=altchars, validate=True))
+            except (ValueError, binascii.Error):
+                continue
+    raise PartError("'conversation' is neither JSON nor base64-encoded JSON")
+
+
+def parse_part(data: dict[str, Any]) -> Part:
+    """Validate the fields we rely on; raise PartError saying which one is wrong."""
+    for key in ("id", "conversation", "type"):
+        if data.get(key) in (None, ""):
+            raise PartError(f"the conversation part has no {key!r}")
+    part_type = data["type"]
+    if not isinstance(part_type, str):
+        raise PartError("the part's 'type' must be a string")
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise PartError("the part's 'body' must be a string")
+    sent_via = data.get("sent_via")
+    random_id = data.get("random_id")
+    return Part(
+        id=digits(data["id"], "the part's 'id'"),
+        conversation=digits(data["conversation"], "the part's 'conversation'"),
+        type=part_type,
+        body=body or "",
+        sent_via=sent_via if isinstance(sent_via, str) else "",
+        random_id=_optional_int(random_id),
+        author_id=_author_id(data.get("from")),
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def _author_id(value: Any) -> str | None:
+    """A lead's user id (`from` is the id itself); an admin object's `id` otherwise."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return digits(value, "from") if value not in (None, "") else None
+    except PartError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Web API
+
+
+@dataclass(frozen=True)
+class ApiFailure(Exception):
+    """A call that did not succeed; `retryable` says whether trying again can help."""
+
+    message: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DashlyClient:
+    """Calls to Dashly's Web API with one pooled session (make one per process, after fork)."""
+
+    def __init__(self, base_url: str, api_token: str, from_admin: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.from_admin = from_admin
+        self.session = requests.Session()
+        # Proxy and .netrc look-ups cost time on every call and are never wanted here.
+        self.session.trust_env = False
+        self.session.headers.update(
+            {"Authorization": f"Token {api_token}", "User-Agent": "dashly-autoresponder"}
+        )
+
+    def reply(self, conversation: str, body: str, random_id: int) -> None:
+        self._post(
+            f"/conversations/{digits(conversation, 'conversation')}/reply",
+            {"body": body, "from_admin": self.from_admin, "random_id": str(random_id)},
+        )
+
+    def add_tag(self, conversation: str, tag: str) -> None:
+        self._post(
+            f"/conversations/{digits(conversation, 'conversation')}/tag",
+            {"tag": tag, "from_admin": self.from_admin},
+        )
+
+    def assign(self, conversation: str, admin: str) -> None:
+        self._post(
+            f"/conversations/{digits(conversation, 'conversation')}/assign",
+            {"admin": digits(admin, "admin"), "from_admin": self.from_admin},
+        )
+
+    def lead_name(self, user_id: str) -> str | None:
+        """The lead's `$name`, or None when unknown or the look-up fails (never raises)."""
+        path = f"/users/{digits(user_id, 'user')}"
+        try:
+            response = self.session.get(self.base_url + path, timeout=LEAD_LOOKUP_TIMEOUT)
+            data = response.json() if response.ok else {}
+        except (requests.RequestException, ValueError) as error:
+            log.info("at=info event=lead_lookup_failed user=%s error=%r", user_id, type(error))
+            return None
+        props = (data.get("data") or {}).get("props") if isinstance(data, dict) else None
+        name = props.get("$name") if isinstance(props, dict) else None
+        return name if isinstance(name, str) and name.strip() else None
+
+    def _post(self, path: str, fields: dict[str, str]) -> None:
+        try:
+            response = self.session.post(self.base_url + path, data=fields, timeout=API_TIMEOUT)
+        except requests.Timeout:
+            raise ApiFailure(f"timeout calling {path}", retryable=True) from None
+        except requests.RequestException as error:
+            raise ApiFailure(
+                f"cannot reach the API for {path}: {type(error).__name__}", retryable=True
+            ) from None
+        status = _effective_status(response)
+        if status < 300:
+            return
+        retryable = status == 429 or status >= 500
+        raise ApiFailure(
+            f"HTTP {status} from {path}: {_error_text(response)}",
+            retryable=retryable,
+            status=status,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+
+def _effective_status(response: requests.Response) -> int:
+    """Dashly repeats the status in `meta.status`; an error there counts even under HTTP 200."""
+    if response.status_code >= 300:
+        return response.status_code
+    try:
+        meta = response.json().get("meta", {})
+        status = int(meta.get("status", response.status_code))
+    except (ValueError, AttributeError, TypeError):
+        return response.status_code
+    return status if status >= 300 else response.status_code
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        meta = response.json().get("meta", {})
+        text = f"{meta.get('error', '')} {meta.get('error_message', '')}".strip()
+    except (ValueError, AttributeError):
+        text = response.text
+    return " ".join(text.split())[:200] or response.reason or "no details"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

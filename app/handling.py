@@ -1,0 +1,73 @@
+"""What happens to one conversation part: the decision, the store, and a nudge to delivery."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.dashly import ADMIN_MESSAGE, Part
+from app.live_rules import LiveRules
+from app.responder import DUPLICATE, IGNORED, Decision, decide
+from app.store import ConversationMemory, NewReply, Store
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Turns a parsed part into a Decision; the reply, if any, is committed before it returns."""
+
+    rules: LiveRules
+    store: Store
+    quiet_minutes: int
+    wake_delivery: Callable[[], None]
+    clock: Callable[[], float] = time.time
+
+    def handle(self, part: Part) -> Decision:
+        if part.is_lead_message:
+            return self._lead_message(part)
+        if part.type == ADMIN_MESSAGE:
+            return self._admin_message(part)
+        return Decision(IGNORED, f"{part.type} part")
+
+    def _lead_message(self, part: Part) -> Decision:
+        now = self.clock()
+        rules = self.rules.current
+        at = datetime.fromtimestamp(now, UTC)
+        # Matching happens before the transaction so the database lock is held only briefly.
+        matches = list(rules.iter_matches(part.body, at))
+        fallbacks = list(rules.active_fallbacks(at))
+        decisions: list[Decision] = []
+
+        def choose(memory: ConversationMemory) -> NewReply | None:
+            decision = decide(
+                part_id=part.id,
+                conversation=part.conversation,
+                lead_id=part.author_id,
+                matches=matches,
+                fallbacks=fallbacks,
+                memory=memory,
+                now=now,
+                quiet_minutes=self.quiet_minutes,
+            )
+            decisions.append(decision)
+            return decision.reply
+
+        fresh, reply = self.store.record_lead_message(part.id, part.conversation, now, choose)
+        if not fresh:
+            return Decision(DUPLICATE, "part already handled")
+        if reply is not None:
+            self.wake_delivery()
+        return decisions[-1]
+
+    def _admin_message(self, part: Part) -> Decision:
+        if part.is_automatic:
+            return Decision(IGNORED, "automatic message")
+        if part.random_id is not None and self.store.is_our_reply(
+            part.conversation, part.random_id
+        ):
+            # Our own reply coming back: neither operator activity nor something to answer.
+            return Decision(IGNORED, "our own reply")
+        if not self.store.record_operator_message(part.id, part.conversation, self.clock()):
+            return Decision(DUPLICATE, "part already handled")
+        return Decision(IGNORED, "operator message")

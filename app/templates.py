@@ -1,0 +1,58 @@
+"""Answers with placeholders: `{{ lead.name }}`, `{{ match.NAME }}`, rendered in Jinja's sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from jinja2 import Template, TemplateError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from app.text import safe_value
+
+# No autoescape: the reply is chat text, and escaping would turn O'Brien into O&#39;Brien. Values
+# from the lead are stripped of markup instead (`safe_value`) before they are inserted.
+_ENVIRONMENT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+class AnswerTemplateError(ValueError):
+    """An answer that Jinja cannot compile."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One possible reply of a rule; `source` is the owner's text."""
+
+    source: str
+    uses_lead: bool = False
+    template: Template | None = field(default=None, compare=False, repr=False)
+
+    def render(self, match: Mapping[str, str] | None = None, lead_name: str | None = None) -> str:
+        """The reply text; a lead's values are inserted as data, never run as a template."""
+        if self.template is None:
+            return self.source
+        lead: dict[str, str] = {}
+        if lead_name:
+            lead["name"] = safe_value(lead_name)
+        groups = {k: safe_value(v) for k, v in (match or {}).items() if v is not None}
+        return self.template.render(lead=lead, match=groups).strip()
+
+
+def compile_answer(source: str) -> Answer:
+    """Check the answer's template syntax now, so that a typo is a load error, not a bad reply."""
+    if "{{" not in source and "{%" not in source:
+        return Answer(source=source)
+    try:
+        names = meta.find_undeclared_variables(_ENVIRONMENT.parse(source))
+        unknown = names - {"lead", "match"}
+        if unknown:
+            raise AnswerTemplateError(
+                f"unknown placeholder {', '.join(sorted(unknown))}; use lead.name or match.NAME"
+            )
+        answer = Answer(
+            source=source, uses_lead="lead" in names, template=_ENVIRONMENT.from_string(source)
+        )
+        answer.render({}, None)  # a filter that fails on undefined values fails here, not later
+        return answer
+    except TemplateError as error:
+        raise AnswerTemplateError(f"answer template: {error.message}") from error

@@ -1,0 +1,53 @@
+"""gunicorn settings for the web dyno (and `make run`). Every value says why it has that value."""
+
+import os
+
+# Heroku gives the port in $PORT and routes to all interfaces; locally `make run` binds 127.0.0.1.
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 suits the smallest dyno.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+# Threads suit a service that mostly waits on the database; the Dashly calls run in each
+# worker's delivery thread, not in request threads.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# Load the app (and validate the rules) once in the master: broken rules stop the start with
+# their file:line messages instead of every worker failing, and workers share the compiled rules.
+preload_app = True
+
+# Heroku's router gives up after 30 s; a request of ours takes milliseconds, so 20 s only
+# catches a stuck worker.
+timeout = 20
+
+# Heroku sends SIGKILL 30 s after SIGTERM: finish in-flight requests and due replies before.
+graceful_timeout = 25
+
+# Longer than the router's 90 s idle keep-alive, so gunicorn never closes a connection that
+# the router is about to reuse.
+keepalive = 95
+
+# The router already logs every request; our own log has one line per webhook decision.
+accesslog = None
+errorlog = "-"
+
+# Trust X-Forwarded-* from Heroku's router (the only thing that can reach a dyno).
+forwarded_allow_ips = "*"
+
+
+def post_worker_init(worker):
+    """Start delivery and the rules watcher in each worker, after the fork."""
+    worker.wsgi.extensions["autoresponder"].start_background()
+
+
+def worker_exit(server, worker):
+    """On shutdown, send what is due within the graceful timeout."""
+    runtime = getattr(worker, "wsgi", None)
+    if runtime is not None and "autoresponder" in getattr(runtime, "extensions", {}):
+        runtime.extensions["autoresponder"].stop_background(drain_seconds=graceful_timeout - 5)
+
+
+# gunicorn's control socket (for `gunicornc`) is not used here, and one fixed path would clash
+# between two services on one machine.
+control_socket_disable = True

@@ -1,0 +1,243 @@
+"""Rule files: loading, every validation error, normalisation and matching."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.rules import RulesError, load_rules
+from tests.conftest import ROOT, write_rules
+
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def rules_from(tmp_path: Path, text: str):
+    write_rules(tmp_path, text)
+    return load_rules(tmp_path)
+
+
+def problems_of(tmp_path: Path, text: str, name: str = "rules.toml") -> list[str]:
+    write_rules(tmp_path, text, name)
+    with pytest.raises(RulesError) as caught:
+        load_rules(tmp_path)
+    return caught.value.problems
+
+
+def test_shipped_example_rules_load() -> None:
+    rules = load_rules(ROOT / "rules")
+    assert len(rules) >= 10
+    assert rules.match("Hello, how are you").rule.id == "greeting"
+    assert rules.match("Сколько стоит доставка?").rule.id == "ceny"
+
+
+def test_phrases_match_whole_words_in_any_case(tmp_path: Path) -> None:
+    rules = rules_from(tmp_path, '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi"\n')
+    assert rules.match("HELLO there").rule.id == "hi"
+    assert rules.match("well, hello!").rule.id == "hi"
+    assert rules.match("othello") is None
+    assert rules.match("hellos") is None
+
+
+def test_a_space_in_a_phrase_matches_any_run_of_spaces(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path, '[[rule]]\nid = "gm"\nphrases = ["good morning"]\nanswer = "Morning!"\n'
+    )
+    assert rules.match("good    morning").rule.id == "gm"
+    assert rules.match("good\n morning").rule.id == "gm"
+    assert rules.match("good, morning") is None
+    assert rules.match("goodmorning") is None
+
+
+def test_phrase_with_punctuation_is_literal(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path, '[[rule]]\nid = "cpp"\nphrases = ["c++", "a.b"]\nanswer = "C++!"\n'
+    )
+    assert rules.match("I write C++ daily").rule.id == "cpp"
+    assert rules.match("axb") is None  # a dot in a phrase is not a wildcard
+    assert rules.match("see a.b now").rule.id == "cpp"
+
+
+def test_cyrillic_case_and_yo_are_folded(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "p"\nphrases = ["привет", "ёлка"]\nanswer = "Здравствуйте"\n',
+    )
+    assert rules.match("ПРИВЕТ!").rule.id == "p"
+    assert rules.match("Купить ЁЛКУ") is None  # whole words: ёлку is another word
+    assert rules.match("ЕЛКА и ёлка").rule.id == "p"
+    assert rules.match("ЁЛКА").rule.id == "p"
+
+
+def test_full_case_folding_matches_sharp_s(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "street"\nphrases = ["straße"]\npatterns = [\'GROSS\']\nanswer = "ok"\n',
+    )
+    assert rules.match("STRASSE 5").rule.id == "street"
+    assert rules.match("ist das groß?").rule.id == "street"
+
+
+def test_text_is_normalised_before_matching(tmp_path: Path) -> None:
+    rules = rules_from(tmp_path, '[[rule]]\nid = "p"\nphrases = ["price list"]\nanswer = "Here"\n')
+    assert rules.match("<p>Price</p><p>list</p>").rule.id == "p"
+    assert rules.match("price&nbsp;list").rule.id == "p"
+    assert rules.match("ｐｒｉｃｅ　ｌｉｓｔ").rule.id == "p"  # full-width letters: NFKC
+
+
+def test_patterns_use_regex_module_v1_and_name_groups(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        "[[rule]]\nid = \"order\"\npatterns = ['order\\s+#?(?P<number>\\d+)']\n"
+        'answer = "Looking at order {{ match.number }}"\n',
+    )
+    found = rules.match("Where is ORDER #12345?")
+    assert found.rule.id == "order"
+    assert found.groups == {"number": "12345"}
+    assert found.rule.answers[0].render(found.groups) == "Looking at order 12345"
+
+
+def test_priority_then_file_order_then_order_in_file(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path,
+        '[[rule]]\nid = "a-first"\nphrases = ["price"]\nanswer = "a"\n'
+        '[[rule]]\nid = "a-second"\nphrases = ["price"]\nanswer = "b"\n',
+        "a.toml",
+    )
+    write_rules(
+        tmp_path,
+        '[[rule]]\nid = "b-low"\nphrases = ["price"]\nanswer = "c"\n'
+        '[[rule]]\nid = "b-high"\npatterns = ["price"]\nanswer = "d"\npriority = 5\n',
+        "b.toml",
+    )
+    rules = load_rules(tmp_path)
+    assert [m.rule.id for m in rules.iter_matches("price?")] == [
+        "b-high",
+        "a-first",
+        "a-second",
+        "b-low",
+    ]
+    assert rules.match("price").rule.id == "b-high"
+
+
+def test_fallback_is_not_returned_by_match(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "hi"\nphrases = ["hi"]\nanswer = "Hi"\n'
+        '[[rule]]\nid = "later"\nfallback = true\nanswer = "Soon"\n',
+    )
+    assert rules.match("something else") is None
+    assert [r.id for r in rules.active_fallbacks(NOON)] == ["later"]
+
+
+def test_a_leads_text_is_never_a_pattern_or_template(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        "[[rule]]\nid = \"echo\"\npatterns = ['say (?P<what>.+)']\n"
+        'answer = "You said: {{ match.what }}"\n',
+    )
+    found = rules.match("say {{ 7*7 }} (.*)+ <b>bold</b>")
+    assert found.rule.answers[0].render(found.groups) == "You said: {{ 7*7 }} (.*)+ bold"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nanswr = "c"\n',
+            "rules.toml:5: rule 'x': unknown key 'answr' (did you mean 'answer'?)",
+        ),
+        (
+            '[[rule]]\nphrases = ["a"]\nanswer = "b"\n',
+            "rules.toml:1: rule without id: 'id' is required",
+        ),
+        (
+            '[[rule]]\nid = "bad id!"\nphrases = ["a"]\nanswer = "b"\n',
+            "rules.toml:2: rule 'bad id!': 'id' must be 1-64 letters, digits, - or _",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = "hello"\nanswer = "b"\n',
+            "rules.toml:3: rule 'x': 'phrases' must be a list of strings",
+        ),
+        (
+            '[[rule]]\nid = "x"\npatterns = [\'(unclosed\']\nanswer = "b"\n',
+            "rules.toml:3: rule 'x': pattern '(unclosed' is not a valid regular expression",
+        ),
+        (
+            '[[rule]]\nid = "x"\npatterns = [\'a*\']\nanswer = "b"\n',
+            "rules.toml:3: rule 'x': pattern 'a*' matches the empty string",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "  "\n',
+            "rules.toml:4: rule 'x': an answer must not be empty",
+        ),
+        ('[[rule]]\nid = "x"\nphrases = ["a"]\n', "rules.toml:1: rule 'x': needs exactly one of"),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nanswers = ["c"]\n',
+            "rules.toml:1: rule 'x': needs exactly one of 'answer' or 'answers'",
+        ),
+        (
+            '[[rule]]\nid = "x"\nanswer = "b"\n',
+            "rules.toml:1: rule 'x': needs 'phrases' or 'patterns'",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\npriority = "high"\n',
+            "rules.toml:5: rule 'x': 'priority' must be a whole number",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nrepeat = "yes"\n',
+            "rules.toml:5: rule 'x': 'repeat' must be true or false",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "Hi {{ lead.name "\n',
+            "rules.toml:4: rule 'x': answer template:",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "Hi {{ user.name }}"\n',
+            "rules.toml:4: rule 'x': unknown placeholder user",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\n'
+            '[[rule]]\nid = "x"\nphrases = ["c"]\nanswer = "d"\n',
+            "rules.toml:5: rule 'x': duplicate id, first defined at",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"\nanswer = "b"\n',
+            "rules.toml:4: TOML syntax: Unclosed array",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\ntypos = 3\n',
+            "rules.toml:5: rule 'x': 'typos' must be 0, 1 or 2",
+        ),
+        (
+            'title = "faq"\n[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\n',
+            "rules.toml:1: unknown top-level key 'title'",
+        ),
+        (
+            '[[rule]]\nid = "x"\nfallback = true\nphrases = ["a"]\nanswer = "b"\n',
+            "rules.toml:3: rule 'x': a fallback rule answers anything",
+        ),
+    ],
+)
+def test_each_problem_names_file_line_rule_and_what_is_wrong(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    problems = problems_of(tmp_path, text)
+    assert any(p.startswith(f"{tmp_path}/{expected}") for p in problems), problems
+
+
+def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = 5\n', "1.toml")
+    write_rules(tmp_path, '[[rule]]\nid = "b"\npatterns = [\'(\']\nanswer = "y"\n', "2.toml")
+    with pytest.raises(RulesError) as caught:
+        load_rules(tmp_path)
+    assert len(caught.value.problems) == 2
+    assert str(caught.value).count("\n") == 1
+
+
+def test_a_missing_or_empty_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="rules folder not found"):
+        load_rules(tmp_path / "nope")
+    with pytest.raises(RulesError, match=r"no \*.toml rule files"):
+        load_rules(tmp_path)
