@@ -65,18 +65,27 @@ def postgres_url() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every store-backed test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
-        return
+        return f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    return fresh_postgres()
+
+
+@pytest.fixture
+def postgres_database() -> str:
+    """An empty PostgreSQL database, for scenarios that are about PostgreSQL."""
+    return fresh_postgres()
+
+
+def fresh_postgres() -> str:
     url = postgres_url()
     if url is None:
         if os.environ.get("CI"):
             pytest.fail("CI must set TEST_DATABASE_URL (.ci/run starts PostgreSQL)")
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (`.ci/run` starts a server)")
     reset_postgres(url)
-    yield url
+    return url
 
 
 def reset_postgres(url: str) -> None:

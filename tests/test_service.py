@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,8 +13,17 @@ from urllib.parse import parse_qs
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
-from tests.conftest import API_TOKEN, WEBHOOK_TOKEN, api_calls, lead_part, load_part, wait_for
+from tests.conftest import (
+    API_PATH,
+    API_TOKEN,
+    WEBHOOK_TOKEN,
+    api_calls,
+    lead_part,
+    load_part,
+    wait_for,
+)
 from tests.conftest import webhook_form as form
 from tests.running import Service
 
@@ -90,3 +102,65 @@ def test_broken_rules_stop_the_start_with_file_and_line(tmp_path: Path) -> None:
     assert "rules/faq.toml:4: rule 'x': unknown key 'answr' (did you mean 'answer'?)" in (
         service.log()
     )
+
+
+def delivered(api: HTTPServer) -> list[Request]:
+    return [request for request, response in api.log if response.status_code == 200]
+
+
+def test_a_pending_reply_survives_kill_9_and_is_sent_once_after_restart(
+    start_service: Callable[..., Service], httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    api_is_down = threading.Event()
+    api_is_down.set()
+
+    def api(request: Request) -> Response:
+        status = 500 if api_is_down.is_set() else 200
+        return Response(f'{{"meta": {{"status": {status}}}}}', status=status)
+
+    httpserver.expect_request(API_PATH).respond_with_handler(api)
+    folder = tmp_path / "dyno"  # the same folder, so the same default SQLite file, after restart
+    first = start_service(dashly_env(httpserver), folder)
+    part = lead_part("hello", part_id=random.randrange(10**9), conversation=780)
+    assert first.post(form(part)).json() == {"status": "replied"}
+    wait_for(lambda: "event=delivery_retry" in first.log())
+    first.stop(signal.SIGKILL)
+
+    api_is_down.clear()
+    second = start_service(dashly_env(httpserver), folder)
+    wait_for(lambda: delivered(httpserver), timeout=10)
+    time.sleep(1.5)  # long enough for a second, wrong delivery to show up
+    assert len(delivered(httpserver)) == 1
+    assert second.post(form(part)).json() == {"status": "duplicate"}
+
+
+def test_sigterm_sends_the_reply_in_flight_before_the_worker_exits(
+    start_service: Callable[..., Service], httpserver: HTTPServer
+) -> None:
+    def slow_api(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response('{"meta": {"status": 200}}', content_type="application/json")
+
+    httpserver.expect_request(API_PATH).respond_with_handler(slow_api)
+    service = start_service(dashly_env(httpserver))
+    part = lead_part("hello", part_id=random.randrange(10**9), conversation=781)
+    assert service.post(form(part)).json() == {"status": "replied"}
+    service.stop(signal.SIGTERM)
+    assert len(delivered(httpserver)) == 1
+
+
+@pytest.mark.postgres
+def test_two_services_on_one_postgres_answer_a_part_once(
+    start_service: Callable[..., Service], dashly_api: HTTPServer, postgres_database: str
+) -> None:
+    env = {**dashly_env(dashly_api), "DATABASE_URL": postgres_database}
+    first, second = start_service(env), start_service(env)
+    part = lead_part("how much is it?", part_id=random.randrange(10**9), conversation=782)
+    services = [first, second] * 4
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda s: s.post(form(part)).json()["status"], services))
+    assert sorted(statuses) == ["duplicate"] * 7 + ["replied"]
+    wait_for(lambda: api_calls(dashly_api))
+    first.stop()
+    second.stop()
+    assert len(api_calls(dashly_api)) == 1

@@ -280,3 +280,60 @@ def test_tokens_never_reach_the_log(
     logged = capfd.readouterr().err
     assert "event=webhook part=81" in logged
     assert WEBHOOK_TOKEN not in logged and API_TOKEN not in logged
+
+
+def test_our_own_reply_coming_back_is_ignored_and_does_not_silence_the_bot(
+    client: FlaskClient, dashly_api: HTTPServer
+) -> None:
+    assert post(client, lead_part("hello", 101, 18)).json == {"status": "replied"}
+    [request] = wait_for(lambda: api_calls(dashly_api))
+    echo = load_part(
+        "reply_admin",
+        id=102,
+        conversation=18,
+        body=sent_form(request)["body"],
+        sent_via="api",
+        random_id=int(sent_form(request)["random_id"]),
+        **{"from": {"type": "default_admin", "name": "Bot"}},
+    )
+    assert post(client, echo).json == {"status": "ignored"}
+    assert post(client, lead_part("how much is it?", 103, 18)).json == {"status": "replied"}
+
+
+def test_a_handoff_rule_tags_assigns_and_silences_the_conversation(
+    make_app: Callable[..., Flask], dashly_api: HTTPServer, tmp_path
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rule]]\nid = "human"\nphrases = ["operator"]\nanswer = "Passing you on"\n'
+        'tag = "handoff"\nassign = "14709"\n'
+        '[[rule]]\nid = "later"\nfallback = true\nanswer = "Soon"\n'
+    )
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=dashly_api.url_for("/"),
+        RULES_DIR=str(tmp_path / "rules"),
+    )
+    client = app.test_client()
+    assert post(client, lead_part("operator please", 111, 19)).json == {"status": "replied"}
+    assert post(client, lead_part("hello?", 112, 19)).json == {"status": "ignored"}
+    wait_for(lambda: api_calls(dashly_api, "/assign"))
+    paths = [request.path for request, _ in dashly_api.log]
+    assert paths == [
+        "/conversations/19/reply",
+        "/conversations/19/tag",
+        "/conversations/19/assign",
+    ]
+
+
+def test_quiet_rule_can_be_turned_off(
+    make_app: Callable[..., Flask], dashly_api: HTTPServer
+) -> None:
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=dashly_api.url_for("/"),
+        QUIET_AFTER_OPERATOR_MINUTES="0",
+    )
+    client = app.test_client()
+    assert post(client, load_part("reply_admin", conversation=20)).json == {"status": "ignored"}
+    assert post(client, lead_part("hello", 121, 20)).json == {"status": "replied"}

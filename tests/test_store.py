@@ -1,0 +1,164 @@
+"""The state store on SQLite and on a real PostgreSQL server: the same tests for both."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app.store import ConversationMemory, NewReply, Store
+
+
+def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:
+    return NewReply(
+        part_id=part_id,
+        conversation=conversation,
+        rule_id=rule_id,
+        random_id=12345,
+        actions=({"do": "reply", "body": "Hi"},),
+        deadline=1_000_900.0,
+    )
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    store = Store(database_url)
+    store.migrate()
+    return store
+
+
+def test_migrate_is_idempotent_and_safe_when_run_together(database_url: str) -> None:
+    def migrate() -> None:
+        store = Store(database_url)
+        store.migrate()
+        store.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: migrate(), range(4)))
+    migrate()
+    Store(database_url).ping()
+
+
+def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
+    seen: list[ConversationMemory] = []
+
+    def decide(memory: ConversationMemory) -> NewReply:
+        seen.append(memory)
+        return reply_for("1")
+
+    assert store.record_lead_message("1", "100", 1_000_000.0, decide) == (True, reply_for("1"))
+    assert store.record_lead_message("1", "100", 1_000_001.0, decide) == (False, None)
+    assert seen == [ConversationMemory()]
+    assert store.memory("100").answered_rules == frozenset({"greeting"})
+    [item] = store.outbox()
+    assert (item.part_id, item.status, item.random_id, item.actions) == (
+        "1",
+        "pending",
+        12345,
+        ({"do": "reply", "body": "Hi"},),
+    )
+
+
+def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_url: str) -> None:
+    barrier = threading.Barrier(8)
+
+    def record(_: int) -> bool:
+        own = Store(database_url)
+        barrier.wait()
+        fresh, _reply = own.record_lead_message("7", "100", 1_000_000.0, lambda m: reply_for("7"))
+        own.close()
+        return fresh
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(record, range(8)))
+    assert results.count(True) == 1
+    assert len(store.outbox()) == 1
+
+
+def test_operator_message_and_echo_are_remembered(store: Store) -> None:
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    assert store.is_our_reply("100", 12345)
+    assert not store.is_our_reply("100", 999)
+    assert not store.is_our_reply("200", 12345)
+    assert store.record_operator_message("2", "100", 1_000_050.0)
+    assert not store.record_operator_message("2", "100", 1_000_060.0)
+    assert store.memory("100").operator_at == 1_000_050.0
+
+
+def test_a_handoff_is_remembered(store: Store) -> None:
+    handoff = NewReply(**{**reply_for("1").__dict__, "hands_off": True})
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: handoff)
+    assert store.memory("100").handed_off_at == 1_000_000.0
+
+
+def test_claims_never_hand_one_reply_to_two_workers(store: Store, database_url: str) -> None:
+    for number in range(20):
+        store.record_lead_message(
+            str(number), "100", 1_000_000.0, lambda m, n=number: reply_for(str(n))
+        )
+    barrier = threading.Barrier(4)
+
+    def claim_all(_: int) -> list[int]:
+        own, claimed = Store(database_url), []
+        barrier.wait()
+        while (item := own.claim_due(1_000_001.0, 60)) is not None:
+            claimed.append(item.id)
+        own.close()
+        return claimed
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [i for ids in pool.map(claim_all, range(4)) for i in ids]
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 20
+
+
+def test_a_claim_expires_so_a_dead_workers_reply_comes_due_again(store: Store) -> None:
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    first = store.claim_due(1_000_000.0, lease_seconds=60)
+    assert first is not None and first.attempts == 1
+    assert store.claim_due(1_000_059.0, 60) is None
+    again = store.claim_due(1_000_061.0, 60)
+    assert again is not None and (again.id, again.attempts) == (first.id, 2)
+
+
+def test_retry_dead_revive_and_finish(store: Store) -> None:
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    item = store.claim_due(1_000_000.0, 60)
+    store.retry_later(item.id, 1_000_010.0, "HTTP 500")
+    assert store.claim_due(1_000_005.0, 60) is None
+    item = store.claim_due(1_000_010.0, 60)
+    store.bury(item.id, "HTTP 400", 1_000_011.0)
+    [dead] = store.outbox()
+    assert (dead.status, dead.last_error) == ("dead", "HTTP 400")
+    assert store.revive(item.id, 1_000_020.0, 1_000_920.0)
+    assert not store.revive(item.id, 1_000_020.0, 1_000_920.0)
+    item = store.claim_due(1_000_020.0, 60)
+    store.finish(item.id, "done", 1_000_021.0)
+    assert store.outbox() == []
+    assert store.outbox_counts() == {"done": 1}
+
+
+def test_prune_forgets_old_records_but_keeps_handoffs(store: Store) -> None:
+    day = 24 * 3600.0
+    handoff = NewReply(**{**reply_for("1", "100").__dict__, "hands_off": True})
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: handoff)
+    store.record_lead_message("2", "200", 1_000_000.0, lambda m: reply_for("2", "200"))
+    for item in (store.claim_due(1_000_000.0, 60), store.claim_due(1_000_000.0, 60)):
+        store.finish(item.id, "done", 1_000_000.0)
+    store.record_lead_message("3", "300", 1_000_000.0 + 29 * day, lambda m: None)
+    assert store.prune(1_000_000.0 + 31 * day) > 0
+    assert store.record_lead_message("1", "100", 1e9, lambda m: None)[0]  # id forgotten
+    assert not store.record_lead_message("3", "300", 1e9, lambda m: None)[0]  # still recent
+    assert store.memory("100").handed_off_at == 1_000_000.0
+    assert store.memory("200") == ConversationMemory()
+    assert store.outbox_counts() == {}
+
+
+def test_an_unreachable_database_raises_store_unavailable() -> None:
+    from app.store import StoreUnavailable
+
+    store = Store("postgresql://nobody:secret-pw@127.0.0.1:9/none")
+    with pytest.raises(StoreUnavailable) as caught:
+        store.ping()
+    assert "secret-pw" not in str(caught.value)
