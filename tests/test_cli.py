@@ -1,0 +1,107 @@
+"""The command line: `flask rules check|try` and `flask outbox [retry ID]`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import outbox_group, rules_group
+from app.store import NewReply, Store
+from tests.conftest import ROOT, write_rules
+
+
+@pytest.fixture
+def runner(sqlite_url: str) -> CliRunner:
+    return CliRunner(env={"RULES_DIR": str(ROOT / "rules"), "DATABASE_URL": sqlite_url})
+
+
+def test_rules_check_summarises_valid_rules(runner: CliRunner) -> None:
+    result = runner.invoke(rules_group, ["check"])
+    assert result.exit_code == 0
+    assert result.output == "11 rules in 4 files\n"
+
+
+def test_rules_check_lists_every_problem_with_file_and_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswr = "y"\n', "1.toml")
+    write_rules(tmp_path, '[[rule]]\nid = "b"\npatterns = [\'(\']\nanswer = "y"\n', "2.toml")
+    result = runner.invoke(rules_group, ["check", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"{tmp_path}/1.toml:4: rule 'a': unknown key 'answr'")
+    assert lines[1].startswith(f"{tmp_path}/1.toml:1: rule 'a': needs exactly one of")
+    assert lines[2].startswith(f"{tmp_path}/2.toml:3: rule 'b': pattern '(' is not a valid")
+
+
+def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
+    tmp_path: Path,
+) -> None:
+    write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = 1\n')
+    env = {"RULES_DIR": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    broken = subprocess.run(
+        [Path(sys.executable).parent / "flask", "--app", "app", "rules", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 1
+    assert f"{tmp_path}/rules.toml:4: rule 'a': 'answer' must be a string" in broken.stderr
+    good = subprocess.run(
+        [Path(sys.executable).parent / "flask", "rules", "check", str(ROOT / "rules")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (good.returncode, good.stdout) == (0, "11 rules in 4 files\n")
+
+
+def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> None:
+    result = runner.invoke(rules_group, ["try", "Hello, how are you"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "rule: greeting (rules/10-shop-en.toml:4)".replace("rules/", f"{ROOT}/rules/"),
+        "matched: phrase 'hello' at characters 0-5",
+        "answer: Hi! How can I help you today?",
+    ]
+
+
+def test_rules_try_falls_back_or_says_no_match(runner: CliRunner, tmp_path: Path) -> None:
+    assert "rule: fallback (fallback" in runner.invoke(rules_group, ["try", "zzz"]).output
+    write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = "y"\n')
+    result = runner.invoke(rules_group, ["try", "zzz"], env={"RULES_DIR": str(tmp_path)})
+    assert (result.exit_code, result.output) == (0, "no match\n")
+
+
+def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
+    runner: CliRunner, sqlite_url: str
+) -> None:
+    assert runner.invoke(outbox_group, []).output == "outbox empty: no pending or dead replies\n"
+    store = Store(sqlite_url)
+    store.migrate()
+    for part_id in ("1", "2"):
+        reply = NewReply(part_id, "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+        store.record_lead_message(part_id, "555", 1e9, lambda memory, r=reply: r)
+    dead = store.claim_due(1e9, 60)
+    store.bury(dead.id, "HTTP 400 from /conversations/555/reply: ValidationError", 1e9)
+
+    listing = runner.invoke(outbox_group, []).output.splitlines()
+    assert listing[0].split() == ["id", "status", "conversation", "rule", "tries", "last", "error"]
+    assert listing[1].split()[:5] == [str(dead.id), "dead", "555", "greeting", "1"]
+    assert "ValidationError" in listing[1]
+    assert listing[2].split()[:5] == ["2", "pending", "555", "greeting", "0"]
+
+    result = runner.invoke(outbox_group, ["retry", str(dead.id)])
+    assert (result.exit_code, result.output) == (0, f"reply {dead.id} queued again\n")
+    assert [item.status for item in store.outbox()] == ["pending", "pending"]
+    again = runner.invoke(outbox_group, ["retry", str(dead.id)])
+    assert again.exit_code == 1
+    assert f"no dead reply with id {dead.id}" in again.output
