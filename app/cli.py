@@ -14,9 +14,11 @@ from pathlib import Path
 import click
 
 from app.responder import DELIVERY_WINDOW_SECONDS
+from app.rule_warnings import rule_warnings
 from app.rules import RulesError, RuleSet, load_rules
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
+from app.text import fold, normalise
 
 
 def settings_or_exit() -> Settings:
@@ -46,6 +48,8 @@ def check_command(directory: Path | None) -> None:
     """Validate the rule files: a summary, or one `file:line: message` per problem."""
     settings = settings_or_exit()
     rules = rules_or_exit(directory or settings.rules_dir, settings)
+    for warning in rule_warnings(rules):
+        click.echo(warning, err=True)
     click.echo(f"{len(rules)} rules in {len(rules.files)} files")
 
 
@@ -74,8 +78,10 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
         return
     start, end = found.span
     rule = found.rule
+    seen = fold(normalise(text))[start:end] if found.matched.startswith("phrase") else None
+    seen = seen if seen is not None else normalise(text)[start:end]
     click.echo(f"rule: {rule.id} ({rule.source})")
-    click.echo(f"matched: {found.matched} at characters {start}-{end}")
+    click.echo(f"matched: {found.matched} on {seen!r} at characters {start}-{end}")
     for key, value in found.groups.items():
         click.echo(f"  match.{key} = {value!r}")
     for number, answer in enumerate(rule.answers, start=1):

@@ -87,16 +87,3 @@ def is_within(ranges: tuple[HourRange, ...], local: datetime) -> bool:
     """Whether a local wall-clock moment falls in any of the ranges."""
     minute = local.hour * 60 + local.minute
     return any(r.contains(local.weekday(), minute) for r in ranges)
-
-
-def covers_whole_week(ranges: tuple[HourRange, ...]) -> bool:
-    """True when every minute of the week is inside (so `outside_hours` never happens)."""
-    return all(
-        is_within_minute(ranges, day, minute)
-        for day in range(7)
-        for minute in range(0, MINUTES_PER_DAY, 1)
-    )
-
-
-def is_within_minute(ranges: tuple[HourRange, ...], weekday: int, minute: int) -> bool:
-    return any(r.contains(weekday, minute) for r in ranges)

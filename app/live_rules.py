@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,9 @@ log = logging.getLogger(__name__)
 
 # Well inside the 5 seconds SPEC §4 allows; one directory listing per check.
 CHECK_INTERVAL_SECONDS = 1.5
+# A change is loaded only once the folder stays the same this long: an editor that truncates a
+# file and then writes it must not be caught half-way (an empty file is valid and has no rules).
+SETTLE_SECONDS = 0.25
 
 
 def folder_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -44,6 +48,9 @@ class LiveRules:
             signature = folder_signature(self.directory)
             if signature == self._signature:
                 return False
+            time.sleep(SETTLE_SECONDS)
+            if folder_signature(self.directory) != signature:
+                return False  # still being written: look again at the next check
             self._signature = signature
             try:
                 rules = load_rules(self.directory, self.zone)

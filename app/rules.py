@@ -43,7 +43,7 @@ PATTERN_FLAGS = regex.V1 | regex.IGNORECASE
 PATTERN_TIMEOUT_SECONDS = 0.1
 TYPO_MIN_LETTERS = 5
 _RULE_HEADER = regex.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", regex.M)
-_TOML_POSITION = regex.compile(r"\(at line (\d+), column \d+\)")
+_TOML_POSITION = regex.compile(r"\(at (?:line (\d+), column \d+|end of document)\)")
 
 
 class RulesError(ValueError):
@@ -294,7 +294,8 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         position = _TOML_POSITION.search(message)
-        line = position.group(1) if position else "1"
+        last_line = str(len(text.splitlines()) or 1)
+        line = (position.group(1) or last_line) if position else "1"
         problems.append(f"{path}:{line}: TOML syntax: {_TOML_POSITION.sub('', message).strip()}")
         return []
     for key in document:

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -144,11 +145,11 @@ class Store:
             connection = sqlite3.connect(
                 path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, isolation_level=None
             )
+            connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             # WAL lets readers run beside the writer; NORMAL stays durable across a process
             # crash (kill -9), which is what a dyno restart is.
-            connection.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             return connection
         try:
             import psycopg
@@ -467,6 +468,20 @@ class Store:
                 before,
             ).rowcount
         return removed
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Several processes opening a new database at once contend for the switch to WAL, and
+    SQLite answers "locked" at once instead of waiting: retry within the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _postgres_errors() -> type[Exception]:

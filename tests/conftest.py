@@ -23,6 +23,8 @@ PARTS = Path(__file__).resolve().parent / "parts"
 WEBHOOK_TOKEN = "test-webhook-token-0123456789"
 API_TOKEN = "test-api-key-abcdef"
 API_PATH = re.compile(r"^/conversations/\d+/(reply|tag|assign)$")
+USER_PATH = re.compile(r"^/users/\d+$")
+LEAD_NAME = "Anna"
 
 
 def load_part(name: str, **changes: Any) -> dict[str, Any]:
@@ -103,9 +105,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def dashly_api(httpserver: HTTPServer) -> HTTPServer:
-    """Dashly's Web API on loopback, answering every call as Dashly does when it succeeds."""
+    """Dashly's Web API on loopback, answering every call as Dashly does when it succeeds;
+    every lead is called Anna."""
     httpserver.expect_request(API_PATH, method="POST").respond_with_json(
         {"meta": {"status": 200}, "data": {}}
+    )
+    httpserver.expect_request(USER_PATH, method="GET").respond_with_json(
+        {"meta": {"status": 200}, "data": {"id": 85648207, "props": {"$name": LEAD_NAME}}}
     )
     return httpserver
 

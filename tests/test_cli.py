@@ -22,7 +22,7 @@ def runner(sqlite_url: str) -> CliRunner:
 def test_rules_check_summarises_valid_rules(runner: CliRunner) -> None:
     result = runner.invoke(rules_group, ["check"])
     assert result.exit_code == 0
-    assert result.output == "11 rules in 4 files\n"
+    assert result.output == "15 rules in 4 files\n"
 
 
 def test_rules_check_lists_every_problem_with_file_and_line(
@@ -61,7 +61,7 @@ def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
         text=True,
         timeout=60,
     )
-    assert (good.returncode, good.stdout) == (0, "11 rules in 4 files\n")
+    assert (good.returncode, good.stdout) == (0, "15 rules in 4 files\n")
 
 
 def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> None:
@@ -69,13 +69,16 @@ def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> 
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         "rule: greeting (rules/10-shop-en.toml:4)".replace("rules/", f"{ROOT}/rules/"),
-        "matched: phrase 'hello' at characters 0-5",
-        "answer: Hi! How can I help you today?",
+        "matched: phrase 'hello' on 'hello' at characters 0-5",
+        "answer: Hi there! How can I help you today?",
     ]
 
 
 def test_rules_try_falls_back_or_says_no_match(runner: CliRunner, tmp_path: Path) -> None:
-    assert "rule: fallback (fallback" in runner.invoke(rules_group, ["try", "zzz"]).output
+    saturday = runner.invoke(rules_group, ["try", "zzz", "--at", "2026-11-28 12:00"]).output
+    assert saturday.startswith("rule: out-of-office (fallback")
+    friday = runner.invoke(rules_group, ["try", "zzz", "--at", "2026-11-27 12:00"]).output
+    assert friday.startswith("rule: fallback (fallback")
     write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = "y"\n')
     result = runner.invoke(rules_group, ["try", "zzz"], env={"RULES_DIR": str(tmp_path)})
     assert (result.exit_code, result.output) == (0, "no match\n")
@@ -105,3 +108,37 @@ def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
     again = runner.invoke(outbox_group, ["retry", str(dead.id)])
     assert again.exit_code == 1
     assert f"no dead reply with id {dead.id}" in again.output
+
+
+def test_rules_check_warns_about_shadowed_phrases_and_hours_that_never_occur(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    write_rules(
+        tmp_path,
+        '[[rule]]\nid = "a"\nphrases = ["price"]\nanswer = "x"\nrepeat = true\npriority = 1\n'
+        '[[rule]]\nid = "b"\nphrases = ["Price", "cost"]\nanswer = "y"\n'
+        '[[rule]]\nid = "c"\nphrases = ["cost"]\nanswer = "z"\n'
+        '[[rule]]\nid = "d"\nphrases = ["when"]\nanswer = "w"\n'
+        'outside_hours = ["mon-sun 00:00-12:00", "daily 12:00-24:00"]\n',
+    )
+    result = runner.invoke(rules_group, ["check", str(tmp_path)])
+    assert result.exit_code == 0
+    lines = [line.removeprefix(f"{tmp_path}/") for line in result.output.splitlines()]
+    assert lines == [
+        f"rules.toml:7: warning: rule 'b': phrase 'price' is also in rule 'a' ({tmp_path}/"
+        "rules.toml:1), which comes first; this rule can never answer it",
+        f"rules.toml:11: warning: rule 'c': phrase 'cost' is also in rule 'b' ({tmp_path}/"
+        "rules.toml:7), which comes first; this rule answers it only after that rule has "
+        "answered in the conversation",
+        "rules.toml:15: warning: rule 'd': outside_hours covers the whole week, so the rule "
+        "never answers",
+        "4 rules in 1 files",
+    ]
+
+
+def test_rules_try_at_a_time_and_with_a_name(runner: CliRunner) -> None:
+    result = runner.invoke(rules_group, ["try", "hello", "--name", "<i>Zoë</i>"])
+    assert result.output.splitlines()[-1] == "answer: Hi Zoë! How can I help you today?"
+    bad = runner.invoke(rules_group, ["try", "hello", "--at", "tomorrow"])
+    assert bad.exit_code == 2
+    assert "YYYY-MM-DD HH:MM" in bad.output

@@ -241,3 +241,45 @@ def test_a_missing_or_empty_folder_is_an_error(tmp_path: Path) -> None:
         load_rules(tmp_path / "nope")
     with pytest.raises(RulesError, match=r"no \*.toml rule files"):
         load_rules(tmp_path)
+
+
+def test_typos_allow_letters_added_dropped_or_changed(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "d"\nphrases = ["delivery", "good morning", "hi"]\nanswer = "x"\n'
+        "typos = 1\n",
+    )
+    for text in ("delivry?", "deliverry", "delivary", "DELIVERY", "good mornin"):
+        assert rules.match(text) is not None, text
+    assert rules.match("dleivery") is None  # a swap is two typos
+    assert rules.match("hj") is None  # under five letters: exact only
+
+
+def test_two_typos_and_never_inside_another_word(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path, '[[rule]]\nid = "d"\nphrases = ["delivery"]\nanswer = "x"\ntypos = 2\n'
+    )
+    assert rules.match("dleivery").rule.id == "d"
+    assert rules.match("redelivery") is None
+    assert rules.match("deliveryman") is None
+    assert rules.match("nodelivery please") is None
+
+
+def test_pattern_time_limit_skips_the_rule_and_names_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import time
+
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "slow"\npatterns = [\'(x+x+)+y\']\nanswer = "never"\n'
+        '[[rule]]\nid = "fine"\nphrases = ["xxx"]\nanswer = "ok"\n',
+    )
+    caplog.set_level(logging.WARNING, logger="app")
+    started = time.perf_counter()
+    found = rules.match("x" * 5000 + " xxx")
+    # A bound, not a benchmark: without the limit this search runs for hours.
+    assert time.perf_counter() - started < 2.0
+    assert found is None or found.rule.id == "fine"
+    assert "event=pattern_timeout rule=slow" in caplog.text

@@ -64,7 +64,7 @@ def test_the_help_page_example_is_answered_through_the_procfile_service(
     fields = parse_qs(request.get_data(as_text=True))
     assert request.path == "/conversations/777/reply"
     assert request.headers["Authorization"] == f"Token {API_TOKEN}"
-    assert fields["body"] == ["Hi! How can I help you today?"]
+    assert fields["body"] == ["Hi Anna! How can I help you today?"]
     assert fields["from_admin"] == ["4242"]
     assert WEBHOOK_TOKEN not in service.log() and API_TOKEN not in service.log()
 
@@ -164,3 +164,59 @@ def test_two_services_on_one_postgres_answer_a_part_once(
     first.stop()
     second.stop()
     assert len(api_calls(dashly_api)) == 1
+
+
+def test_rule_edits_take_effect_in_every_worker_and_a_broken_edit_changes_nothing(
+    start_service: Callable[..., Service], dashly_api: HTTPServer, tmp_path: Path
+) -> None:
+    rules = tmp_path / "dyno" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "10-base.toml").write_text('[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi"\n')
+    service = start_service(dashly_env(dashly_api), tmp_path / "dyno")
+    ids = iter(range(random.randrange(10**9), 10**10))
+
+    def statuses(text: str) -> set[str]:
+        # Eight new conversations, on fresh connections: both workers answer some of them.
+        return {
+            service.post(form(lead_part(text, next(ids), next(ids)))).json()["status"]
+            for _ in range(8)
+        }
+
+    assert statuses("pineapple?") == {"no_match"}
+    (rules / "20-fruit.toml").write_text(
+        '[[rule]]\nid = "fruit"\nphrases = ["pineapple"]\nanswer = "We sell pineapples."\n'
+    )
+    wait_for(lambda: statuses("pineapple?") == {"replied"}, timeout=5)
+
+    (rules / "20-fruit.toml").write_text('[[rule]]\nid = "fruit"\nphrases = ["pineapple"\n')
+    health = wait_for(lambda: service_health(service).get("rules_error"), timeout=5)
+    assert "20-fruit.toml:3: TOML syntax" in health
+    assert statuses("pineapple?") == {"replied"}  # the last good rules keep answering
+    assert "event=rules_reload_failed" in service.log()
+
+    (rules / "20-fruit.toml").unlink()
+    wait_for(lambda: statuses("pineapple?") == {"no_match"}, timeout=5)
+    assert "rules_error" not in service_health(service)
+
+
+def service_health(service: Service) -> dict:
+    import requests
+
+    return requests.get(service.url + "/healthz", timeout=5).json()
+
+
+def test_a_runaway_pattern_is_cut_off_and_the_webhook_still_answers_fast(
+    start_service: Callable[..., Service], dashly_api: HTTPServer, tmp_path: Path
+) -> None:
+    rules = tmp_path / "dyno" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "r.toml").write_text(
+        '[[rule]]\nid = "runaway"\npatterns = [\'(x+x+)+y\']\nanswer = "never"\n'
+    )
+    service = start_service(dashly_env(dashly_api), tmp_path / "dyno")
+    started = time.perf_counter()
+    response = service.post(form(lead_part("x" * 5000, random.randrange(10**9), 783)))
+    elapsed = time.perf_counter() - started
+    assert response.json() == {"status": "no_match"}
+    assert elapsed < 1.0  # a bound on the time limit, not a benchmark: unbounded takes hours
+    wait_for(lambda: "event=pattern_timeout rule=runaway" in service.log())

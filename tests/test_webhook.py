@@ -51,7 +51,7 @@ def test_the_help_page_example_is_answered_in_the_chat(
     assert request.path == "/conversations/64558819/reply"
     assert request.headers["Authorization"] == f"Token {API_TOKEN}"
     assert sent_form(request) == {
-        "body": "Hi! How can I help you today?",
+        "body": "Hi Anna! How can I help you today?",
         "from_admin": "default_admin",
         "random_id": str(random_id_for("11")),
     }
@@ -90,14 +90,11 @@ def test_a_rule_answers_once_per_conversation_then_the_fallback_once(
     assert post(client, lead_part("hello", 41, 13)).json == {"status": "replied"}
     assert post(client, lead_part("hello again", 42, 13)).json == {"status": "replied"}
     assert post(client, lead_part("hello?", 43, 13)).json == {"status": "no_match"}
-    bodies = [
-        sent_form(r)["body"]
-        for r in wait_for(lambda: len(api_calls(dashly_api)) == 2 and api_calls(dashly_api))
-    ]
-    assert bodies == [
-        "Hi! How can I help you today?",
-        "Thanks for your message! An operator will answer here soon.",
-    ]
+    replies = wait_for(lambda: len(api_calls(dashly_api)) == 2 and api_calls(dashly_api))
+    first, second = (sent_form(r)["body"] for r in replies)
+    assert first == "Hi Anna! How can I help you today?"
+    # Which fallback answers depends on the time of day: out-of-office or the plain one.
+    assert second.startswith("Thanks for your message!")
 
 
 @pytest.mark.parametrize(
@@ -337,3 +334,26 @@ def test_quiet_rule_can_be_turned_off(
     client = app.test_client()
     assert post(client, load_part("reply_admin", conversation=20)).json == {"status": "ignored"}
     assert post(client, lead_part("hello", 121, 20)).json == {"status": "replied"}
+
+
+def test_hours_decide_which_rule_answers_through_the_webhook(
+    make_app: Callable[..., Flask], dashly_api: HTTPServer, tmp_path
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rule]]\nid = "closed"\nphrases = ["open"]\nanswer = "Closed"\npriority = 9\n'
+        'outside_hours = "daily 00:00-24:00"\n'
+        '[[rule]]\nid = "open"\nphrases = ["open"]\nanswer = "Open"\n'
+        'hours = "daily 00:00-24:00"\ntimezone = "Asia/Tokyo"\n'
+    )
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=dashly_api.url_for("/"),
+        RULES_DIR=str(tmp_path / "rules"),
+        BOT_TIMEZONE="America/Los_Angeles",
+    )
+    assert post(app.test_client(), lead_part("are you open?", 131, 21)).json == {
+        "status": "replied"
+    }
+    [request] = wait_for(lambda: api_calls(dashly_api))
+    assert sent_form(request)["body"] == "Open"
