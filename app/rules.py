@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import regex
 
 from app import hours as hours_module
+from app.literals import required_literals, trigrams
 from app.templates import Answer, AnswerTemplateError, compile_answer
-from app.text import fold, normalise
+from app.text import fold, normalise, read_yo_as_e
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,10 @@ class Rule:
     order: int
     phrases: tuple[Phrase, ...] = ()
     patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # per pattern: literals it cannot match without (one per branch), or None when unknown
+    pattern_literals: tuple[tuple[str, ...] | None, ...] = field(
+        default=(), compare=False, repr=False
+    )
     answers: tuple[Answer, ...] = ()
     priority: int = 0
     fallback: bool = False
@@ -125,8 +130,12 @@ class RuleSet:
     index: dict[str, tuple[tuple[int, Phrase], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # rules whose patterns or regex phrases must be tried on every message, in rule order
-    scanned: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
+    # a trigram of a literal some pattern needs -> orders of the rules with such a pattern
+    pattern_index: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # orders of rules whose regexes must be tried on every message (no literal to index)
+    always_scanned: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
     fallbacks: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
 
     def __len__(self) -> int:
@@ -144,35 +153,23 @@ class RuleSet:
         at = at or datetime.now(UTC)
         normalised = normalise(text)
         folded = fold(normalised)
-        by_word = self._phrase_hits(folded)
-        scanned = iter(self.scanned)
-        next_scanned = next(scanned, None)
-        for order in sorted(by_word):
-            while next_scanned is not None and next_scanned.order < order:
-                found = _scan(next_scanned, normalised, folded)
-                if found and next_scanned.is_active(at, self.timezone):
-                    yield found
-                next_scanned = next(scanned, None)
+        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
+        phrase_hits = self._phrase_hits(tokens, folded)
+        to_scan = self._scan_candidates(tokens)
+        for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
-            if next_scanned is rule:
-                next_scanned = next(scanned, None)
-            if rule.is_active(at, self.timezone):
-                yield by_word[order]
-        while next_scanned is not None:
-            found = _scan(next_scanned, normalised, folded)
-            if found and next_scanned.is_active(at, self.timezone):
+            found = phrase_hits.get(order) or _scan(rule, normalised, folded)
+            if found is not None and rule.is_active(at, self.timezone):
                 yield found
-            next_scanned = next(scanned, None)
 
     def active_fallbacks(self, at: datetime | None = None) -> Iterator[Rule]:
         """Fallback rules active at `at`, in rule order."""
         at = at or datetime.now(UTC)
         return (rule for rule in self.fallbacks if rule.is_active(at, self.timezone))
 
-    def _phrase_hits(self, folded: str) -> dict[int, RuleMatch]:
+    def _phrase_hits(self, tokens: list[tuple[str, int, int]], folded: str) -> dict[int, RuleMatch]:
         """Rules with a word-indexed phrase in the text: only the phrases starting with one of
         the text's words are compared, so the cost follows the message, not the rule count."""
-        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         hits: dict[int, RuleMatch] = {}
         for position, (word, start, _) in enumerate(tokens):
             for order, phrase in self.index.get(word, ()):
@@ -183,6 +180,17 @@ class RuleSet:
                     rule = self.rules[order]
                     hits[order] = RuleMatch(rule, f"phrase {phrase.text!r}", (start, end))
         return hits
+
+    def _scan_candidates(self, tokens: list[tuple[str, int, int]]) -> set[int]:
+        """Rules whose regexes may match: those with a needed literal's trigram in one of the
+        text's words, and those that must always be tried."""
+        candidates = set(self.always_scanned)
+        index = self.pattern_index
+        if index:
+            grams = {word[i : i + 3] for word, _, _ in tokens for i in range(len(word) - 2)}
+            for gram in grams.intersection(index):
+                candidates.update(index[gram])
+        return candidates
 
 
 def _words_follow(
@@ -206,7 +214,9 @@ def _scan(rule: Rule, normalised: str, folded: str) -> RuleMatch | None:
             found = _search(rule, phrase.pattern, folded)
             if found:
                 return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
-    for pattern in rule.patterns:
+    for pattern, literals in zip(rule.patterns, rule.pattern_literals, strict=True):
+        if literals is not None and not any(literal in folded for literal in literals):
+            continue  # a literal it needs is missing: no search can succeed
         found = _search(rule, pattern, normalised)
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
@@ -258,25 +268,51 @@ def load_rules(directory: str | Path, default_timezone: ZoneInfo | None = None) 
 
 
 def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneInfo) -> RuleSet:
-    """Order rules (priority, then file order) and build the word index."""
+    """Order rules (priority, then file order) and build the word and pattern indexes."""
     ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
     ordered = [_with_order(rule, order) for order, rule in enumerate(ordered)]
     index: dict[str, list[tuple[int, Phrase]]] = {}
-    scanned: list[Rule] = []
+    needs: dict[int, list[str]] = {}
+    always: set[int] = set()
     for rule in ordered:
+        if rule.fallback:
+            continue
         for phrase in rule.phrases:
             if phrase.pattern is None:
                 index.setdefault(phrase.words[0], []).append((rule.order, phrase))
-        if rule.patterns or any(p.pattern is not None for p in rule.phrases):
-            scanned.append(rule)
+            else:
+                always.add(rule.order)
+        for found in rule.pattern_literals:
+            if found is None:
+                always.add(rule.order)
+            else:
+                needs.setdefault(rule.order, []).extend(found)
     return RuleSet(
         rules=tuple(ordered),
         files=tuple(files),
         timezone=default_timezone,
         index={word: tuple(entries) for word, entries in index.items()},
-        scanned=tuple(r for r in scanned if not r.fallback),
+        pattern_index=_pattern_index(needs, always),
+        always_scanned=frozenset(always),
         fallbacks=tuple(r for r in ordered if r.fallback),
     )
+
+
+def _pattern_index(needs: dict[int, list[str]], always: set[int]) -> dict[str, tuple[int, ...]]:
+    """Each literal is filed under its rarest trigram, so few rules share a key."""
+    counts: dict[str, int] = {}
+    for literals in needs.values():
+        for literal in literals:
+            for gram in trigrams(literal):
+                counts[gram] = counts.get(gram, 0) + 1
+    index: dict[str, set[int]] = {}
+    for order, literals in needs.items():
+        if order in always:
+            continue
+        for literal in literals:
+            rarest = min(sorted(trigrams(literal)), key=counts.__getitem__)
+            index.setdefault(rarest, set()).add(order)
+    return {gram: tuple(sorted(orders)) for gram, orders in index.items()}
 
 
 def _with_order(rule: Rule, order: int) -> Rule:
@@ -308,7 +344,7 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
     if not isinstance(tables, list):
         problems.append(f"{path}:1: 'rule' must be written as [[rule]] tables")
         return []
-    headers = [text.count("\n", 0, m.start()) + 1 for m in _RULE_HEADER.finditer(text)]
+    headers = _header_lines(text)
     rules = []
     for number, table in enumerate(tables):
         line = headers[number] if number < len(headers) else 1
@@ -318,6 +354,16 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
         if rule is not None:
             rules.append(rule)
     return rules
+
+
+def _header_lines(text: str) -> list[int]:
+    """The line of each `[[rule]]` header, counting newlines once through the file."""
+    lines, line, last = [], 1, 0
+    for header in _RULE_HEADER.finditer(text):
+        line += text.count("\n", last, header.start())
+        last = header.start()
+        lines.append(line)
+    return lines
 
 
 def _key_line(text: str, key: str, start_line: int, end_line: int | None = None) -> int:
@@ -390,6 +436,7 @@ class _RuleReader:
             order=0,
             phrases=phrases,
             patterns=patterns,
+            pattern_literals=tuple(required_literals(p.pattern) for p in patterns),
             answers=answers,
             priority=self.integer("priority"),
             fallback=fallback,
@@ -448,7 +495,9 @@ class _RuleReader:
 
     def patterns(self) -> tuple[Any, ...]:
         compiled = []
-        for source in self.strings("patterns"):
+        for written in self.strings("patterns"):
+            # Messages are read with ё as е, so a pattern is too, or 'почём' could never match.
+            source = read_yo_as_e(written)
             try:
                 pattern = regex.compile(source, PATTERN_FLAGS)
             except regex.error as error:
@@ -539,7 +588,7 @@ class _RuleReader:
 def compile_phrase(folded: str, typos: int) -> Phrase:
     """Plain word sequences go to the word index; anything else is matched by a regex."""
     words = tuple(folded.split(" "))
-    letters = sum(ch.isalpha() for ch in folded)
+    letters = sum(ch.isalpha() for ch in folded) if typos else 0
     plain = all(WORD.fullmatch(word) for word in words)
     if plain and (typos == 0 or letters < TYPO_MIN_LETTERS):
         return Phrase(text=folded, words=words)

@@ -26,8 +26,13 @@ def strip_tags(text: str) -> str:
 def normalise(text: str) -> str:
     """Tags removed, entities unescaped, NFKC, ё read as е, white space folded and trimmed."""
     text = html.unescape(strip_tags(text))
-    text = unicodedata.normalize("NFKC", text).translate(_YO)
+    text = read_yo_as_e(unicodedata.normalize("NFKC", text))
     return _SPACES.sub(" ", text).strip()
+
+
+def read_yo_as_e(text: str) -> str:
+    """ё and Ё as е and Е, as matching reads them."""
+    return text.translate(_YO)
 
 
 def fold(text: str) -> str:

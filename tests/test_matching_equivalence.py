@@ -1,0 +1,102 @@
+"""The indexed matcher chooses exactly the rule the plain loop chooses (one regex per rule, in
+rule order, first match wins), over generated rule sets with every kind of phrase and pattern."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.rules import load_rules
+from bench.baselines import (
+    PlainLoopMatcher,
+    generate_messages,
+    generate_rules,
+    rules_toml,
+    write_rule_files,
+)
+
+EXTRA_PATTERNS = [
+    r"colou?r\s+\w+",
+    r"(?:ship|deliver)(?:ping|y)\b",
+    r"order\s+#?(?P<number>\d{3,})",
+    r"\b(?:когда|где)\s+заказ",
+    r"почём",
+    r"straße|gasse",
+    r"[a-z]{4}\d{2}",
+    r"^hello\b",
+    r"thanks?$",
+    r"(?i)PRICE\s*LIST",
+    r"a{2,}rgh",
+]
+EXTRA_PHRASES = ["c++", "e-mail", "straße", "ёлка", "доставка", "good morning", "wi-fi", "naïve"]
+
+
+def varied_rule_file(seed: int) -> str:
+    """Rules with typos, hours, punctuation, Unicode and patterns the literal index must read."""
+    rng = random.Random(seed)
+    blocks = []
+    for number in range(40):
+        lines = ["[[rule]]", f'id = "x{number}"', 'answer = "a"']
+        if rng.random() < 0.5:
+            phrases = rng.sample(EXTRA_PHRASES, rng.randint(1, 2))
+            lines.append("phrases = [" + ", ".join(f'"{p}"' for p in phrases) + "]")
+            if rng.random() < 0.3:
+                lines.append(f"typos = {rng.choice((1, 2))}")
+        else:
+            lines.append(f"patterns = ['{rng.choice(EXTRA_PATTERNS)}']")
+        if rng.random() < 0.2:
+            lines.append(f'hours = "{rng.choice(["mon-fri 09:00-18:00", "daily 22:00-06:00"])}"')
+        if rng.random() < 0.3:
+            lines.append(f"priority = {rng.randint(-2, 3)}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+EXTRA_MESSAGES = [
+    "What colour options? Color red please",
+    "Shipping to Berlin, delivery by Friday?",
+    "where is ORDER #12345",
+    "Когда заказ приедет? ПОЧЕМ ёлка",
+    "STRASSE 5, Hauptgasse",
+    "code abcd12 please",
+    "hello there",
+    "ok thanks",
+    "price   list?",
+    "aaaargh",
+    "I love C++ and e-mail and Wi-Fi, naive naïve",
+    "good mornin, dostavka, dostavka",
+    "<p>Straße</p>&nbsp;ЁЛКА",
+    "deliverry of the elka",
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_same_rule_as_the_plain_loop(tmp_path: Path, seed: int) -> None:
+    generated = generate_rules(300, seed=seed, pattern_share=0.2)
+    write_rule_files(generated, tmp_path, per_file=100)
+    (tmp_path / "9999-varied.toml").write_text(varied_rule_file(seed), encoding="utf-8")
+    rules = load_rules(tmp_path)
+    plain = PlainLoopMatcher(rules)
+    messages = generate_messages(generated, 200, seed=seed) + EXTRA_MESSAGES
+    rng = random.Random(seed)
+    moments = [datetime(2026, 11, 23 + rng.randrange(7), rng.randrange(24), tzinfo=UTC)]
+    moments.append(datetime(2026, 11, 25, 12, tzinfo=UTC))
+    chosen = 0
+    for message in messages:
+        for at in moments:
+            found = rules.match(message, at)
+            ours = found.rule.id if found else None
+            assert ours == plain.match(message, at), (message, at)
+            chosen += ours is not None
+    assert chosen > len(messages) // 4  # the sets really match something
+
+
+def test_the_generated_toml_loads_as_written(tmp_path: Path) -> None:
+    generated = generate_rules(5, seed=9)
+    (tmp_path / "r.toml").write_text(rules_toml(generated))
+    assert [r.id for r in load_rules(tmp_path).rules] == [
+        r.id for r in sorted(generated, key=lambda r: -r.priority)
+    ]
