@@ -7,10 +7,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.dashly import ApiFailure, DashlyClient
-from app.store import Store, StoreUnavailable
+from app.store import OutboxItem, Store, StoreUnavailable
 from app.templates import AnswerTemplateError, compile_answer
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ LEASE_SECONDS = 60.0
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 120.0
 PRUNE_EVERY_SECONDS = 3600.0
+# Calls to the API in flight at once per worker; they wait on the network, not the CPU.
+SENDERS = 8
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -33,26 +36,33 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
 
 
 class Delivery:
-    """One per worker process: a thread woken at once by a new reply, polling for the rest."""
+    """One per worker process: a claimer thread, woken at once by a new reply and polling for
+    the rest, hands due replies to a few sender threads (a slow API then delays replies in
+    parallel, not one after another)."""
 
     def __init__(
         self,
         store: Store,
         client: DashlyClient | None,
         clock: Callable[[], float] = time.time,
+        senders: int = SENDERS,
     ) -> None:
         self.store = store
         self.client = client
         self.clock = clock
         self.rng = random.Random()
+        self.senders = senders
+        self._slots = threading.Semaphore(senders)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._warned_about_token = False
         self._last_prune = 0.0
 
     def start(self) -> None:
+        self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="delivery-send")
         self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
         self._thread.start()
 
@@ -61,7 +71,7 @@ class Delivery:
         self._wake.set()
 
     def stop(self, drain_seconds: float) -> None:
-        """Finish the call in flight, send what is due for up to `drain_seconds`, then stop."""
+        """Finish the calls in flight, send what is due for up to `drain_seconds`, then stop."""
         self._drain_until = self.clock() + drain_seconds
         self._stop.set()
         self._wake.set()
@@ -69,35 +79,60 @@ class Delivery:
             self._thread.join(drain_seconds + LEASE_SECONDS / 4)
 
     def _run(self) -> None:
+        assert self._pool is not None
         while True:
             stopping = self._stop.is_set()
             if stopping and self.clock() >= self._drain_until:
-                return
+                break
+            self._slots.acquire()
+            item = self._claim_quietly()
+            if item is not None:
+                self._pool.submit(self._send_and_free_slot, item)
+                continue
+            self._slots.release()
+            if stopping:
+                break
             try:
-                worked = self.deliver_next()
-                if not stopping:
-                    self._prune_now_and_then()
-            except StoreUnavailable as error:
-                log.error("at=error event=delivery_store_unavailable error=%r", str(error))
-                worked = False
-            except Exception:  # one bad reply must not stop delivery for everyone
-                log.exception("at=error event=delivery_crashed")
-                worked = False
-            if stopping and not worked:
-                return
-            if not worked:
-                self._wake.wait(POLL_SECONDS)
-                self._wake.clear()
+                self._prune_now_and_then()
+            except Exception:  # housekeeping must never stop delivery
+                log.exception("at=error event=prune_failed")
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+        self._pool.shutdown(wait=True)
+
+    def _claim_quietly(self) -> OutboxItem | None:
+        try:
+            return self._claim()
+        except StoreUnavailable as error:
+            log.error("at=error event=delivery_store_unavailable error=%r", str(error))
+        except Exception:  # a thread that dies here would stop delivery for good
+            log.exception("at=error event=claim_failed")
+        return None
+
+    def _send_and_free_slot(self, item: OutboxItem) -> None:
+        try:
+            self._send(item)
+        except Exception:  # one bad reply must not stop delivery for everyone
+            log.exception("at=error event=delivery_crashed id=%d", item.id)
+        finally:
+            self._slots.release()
 
     def deliver_next(self) -> bool:
-        """Perform the next due reply, if any; True when one was taken."""
+        """Claim and perform the next due reply in this thread, if any; True when one was."""
+        item = self._claim()
+        if item is None:
+            return False
+        self._send(item)
+        return True
+
+    def _claim(self) -> OutboxItem | None:
         now = self.clock()
         due_at = self.store.next_due_at()
         if due_at is None or due_at > now:
-            return False
-        item = self.store.claim_due(now, LEASE_SECONDS)
-        if item is None:
-            return False
+            return None
+        return self.store.claim_due(now, LEASE_SECONDS)
+
+    def _send(self, item: OutboxItem) -> None:
         started = time.perf_counter()
         step = item.step
         try:
@@ -107,11 +142,11 @@ class Delivery:
                     self.store.complete_step(item.id, step + 1, self.clock() + LEASE_SECONDS)
         except ApiFailure as failure:
             self._failed(item.id, item.conversation, item.deadline, item.attempts, step, failure)
-            return True
+            return
         except AnswerTemplateError as error:
             self.store.bury(item.id, str(error), self.clock())
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
-            return True
+            return
         status = "dry_run" if self.client is None else "done"
         self.store.finish(item.id, status, self.clock())
         log.info(
@@ -123,7 +158,6 @@ class Delivery:
             status,
             (time.perf_counter() - started) * 1000,
         )
-        return True
 
     def _perform(self, conversation: str, random_id: int, action: dict[str, Any]) -> None:
         kind = action["do"]
