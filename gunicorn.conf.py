@@ -35,19 +35,23 @@ errorlog = "-"
 # Trust X-Forwarded-* from Heroku's router (the only thing that can reach a dyno).
 forwarded_allow_ips = "*"
 
+# gunicorn's control socket (for `gunicornc`) is not used here, and one fixed path would clash
+# between two services on one machine.
+control_socket_disable = True
+
+
+def _runtime(worker):
+    """The service's runtime in this worker (None for another app under this config)."""
+    return getattr(getattr(worker, "wsgi", None), "extensions", {}).get("autoresponder")
+
 
 def post_worker_init(worker):
     """Start delivery and the rules watcher in each worker, after the fork."""
-    worker.wsgi.extensions["autoresponder"].start_background()
+    if (runtime := _runtime(worker)) is not None:
+        runtime.start_background()
 
 
 def worker_exit(server, worker):
     """On shutdown, send what is due within the graceful timeout."""
-    runtime = getattr(worker, "wsgi", None)
-    if runtime is not None and "autoresponder" in getattr(runtime, "extensions", {}):
-        runtime.extensions["autoresponder"].stop_background(drain_seconds=graceful_timeout - 5)
-
-
-# gunicorn's control socket (for `gunicornc`) is not used here, and one fixed path would clash
-# between two services on one machine.
-control_socket_disable = True
+    if (runtime := _runtime(worker)) is not None:
+        runtime.stop_background(drain_seconds=graceful_timeout - 5)

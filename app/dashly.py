@@ -9,12 +9,13 @@ import base64
 import binascii
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ MAX_ID_DIGITS = 30
 # (connect, read) seconds: a slow API must not hold a delivery thread for long.
 API_TIMEOUT = (3.05, 10.0)
 LEAD_LOOKUP_TIMEOUT = (2.0, 3.0)
+NAME_CACHE_SECONDS = 300.0
+NAME_CACHE_SIZE = 10_000
 
 
 class PartError(ValueError):
@@ -154,17 +157,23 @@ class ApiFailure(Exception):
 
 
 class DashlyClient:
-    """Calls to Dashly's Web API with one pooled session (make one per process, after fork)."""
+    """Calls to Dashly's Web API over one connection pool (make one per process, after fork).
+
+    urllib3's pool is used directly (it is requests' own transport): a call costs a third less
+    CPU than through a requests session, measured in bench/README.
+    """
 
     def __init__(self, base_url: str, api_token: str, from_admin: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.from_admin = from_admin
-        self.session = requests.Session()
-        # Proxy and .netrc look-ups cost time on every call and are never wanted here.
-        self.session.trust_env = False
-        self.session.headers.update(
-            {"Authorization": f"Token {api_token}", "User-Agent": "dashly-autoresponder"}
+        # No proxy or .netrc look-ups (requests' trust_env), no automatic retries: delivery
+        # owns the retry policy.
+        self.pool = urllib3.PoolManager(
+            maxsize=16,
+            retries=False,
+            headers={"Authorization": f"Token {api_token}", "User-Agent": "dashly-autoresponder"},
         )
+        self._names: dict[str, tuple[float, str | None]] = {}
 
     def reply(self, conversation: str, body: str, random_id: int) -> None:
         self._post(
@@ -185,58 +194,80 @@ class DashlyClient:
         )
 
     def lead_name(self, user_id: str) -> str | None:
-        """The lead's `$name`, or None when unknown or the look-up fails (never raises)."""
+        """The lead's `$name`, or None when unknown or the look-up fails (never raises).
+        Remembered for a few minutes: a lead often writes several messages in a row."""
+        now = time.monotonic()
+        cached = self._names.get(user_id)
+        if cached is not None and now - cached[0] < NAME_CACHE_SECONDS:
+            return cached[1]
         path = f"/users/{digits(user_id, 'user')}"
         try:
-            response = self.session.get(self.base_url + path, timeout=LEAD_LOOKUP_TIMEOUT)
-            data = response.json() if response.ok else {}
-        except (requests.RequestException, ValueError) as error:
-            log.info("at=info event=lead_lookup_failed user=%s error=%r", user_id, type(error))
+            response = self.pool.request(
+                "GET", self.base_url + path, timeout=_timeout(LEAD_LOOKUP_TIMEOUT)
+            )
+            data = json.loads(response.data) if response.status < 300 else {}
+        except (urllib3.exceptions.HTTPError, ValueError) as error:
+            log.info("at=info event=lead_lookup_failed user=%s error=%s", user_id, type(error))
             return None
         props = (data.get("data") or {}).get("props") if isinstance(data, dict) else None
         name = props.get("$name") if isinstance(props, dict) else None
-        return name if isinstance(name, str) and name.strip() else None
+        name = name if isinstance(name, str) and name.strip() else None
+        if len(self._names) >= NAME_CACHE_SIZE:
+            self._names.clear()
+        self._names[user_id] = (now, name)
+        return name
 
     def _post(self, path: str, fields: dict[str, str]) -> None:
         try:
-            response = self.session.post(self.base_url + path, data=fields, timeout=API_TIMEOUT)
-        except requests.Timeout:
+            response = self.pool.request(
+                "POST",
+                self.base_url + path,
+                fields=fields,
+                encode_multipart=False,  # form-encoded, as the API expects
+                timeout=_timeout(API_TIMEOUT),
+            )
+        except urllib3.exceptions.TimeoutError:
             raise ApiFailure(f"timeout calling {path}", retryable=True) from None
-        except requests.RequestException as error:
+        except urllib3.exceptions.HTTPError as error:
             raise ApiFailure(
                 f"cannot reach the API for {path}: {type(error).__name__}", retryable=True
             ) from None
-        status = _effective_status(response)
+        status = _effective_status(response.status, response.data)
         if status < 300:
             return
         retryable = status == 429 or status >= 500
         raise ApiFailure(
-            f"HTTP {status} from {path}: {_error_text(response)}",
+            f"HTTP {status} from {path}: {_error_text(response.data, response.reason)}",
             retryable=retryable,
             status=status,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
 
 
-def _effective_status(response: requests.Response) -> int:
+def _timeout(limits: tuple[float, float]) -> urllib3.Timeout:
+    connect, read = limits
+    return urllib3.Timeout(connect=connect, read=read)
+
+
+def _effective_status(status: int, data: bytes) -> int:
     """Dashly repeats the status in `meta.status`; an error there counts even under HTTP 200."""
-    if response.status_code >= 300:
-        return response.status_code
+    if status >= 300:
+        return status
     try:
-        meta = response.json().get("meta", {})
-        status = int(meta.get("status", response.status_code))
+        meta = json.loads(data).get("meta", {})
+        repeated = int(meta.get("status", status))
     except (ValueError, AttributeError, TypeError):
-        return response.status_code
-    return status if status >= 300 else response.status_code
+        return status
+    return repeated if repeated >= 300 else status
 
 
-def _error_text(response: requests.Response) -> str:
+def _error_text(data: bytes, reason: str | None) -> str:
     try:
-        meta = response.json().get("meta", {})
+        meta = json.loads(data).get("meta", {})
         text = f"{meta.get('error', '')} {meta.get('error_message', '')}".strip()
     except (ValueError, AttributeError):
-        text = response.text
-    return " ".join(text.split())[:200] or response.reason or "no details"
+        text = data.decode("utf-8", "replace")
+    return " ".join(text.split())[:200] or reason or "no details"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -12,24 +12,25 @@ QUANTIFIERS = "?*+{"
 MIN_LITERAL = 3
 
 
-def required_literals(pattern: str) -> tuple[str, ...] | None:
-    """One case-folded literal per top-level branch (the longest); None when some branch has
-    none of at least MIN_LITERAL characters, or the pattern is too unusual to read."""
+def required_literals(pattern: str) -> tuple[tuple[str, ...], ...] | None:
+    """For each top-level branch, the case-folded literal runs it cannot match without, longest
+    first; None when some branch has no run of at least MIN_LITERAL characters, or the pattern
+    is too unusual to read. A match needs every run of at least one branch in the text."""
     if "(?x" in pattern or _has_global_verbose(pattern):
         return None
     branches = _top_level_branches(pattern)
     if branches is None:
         return None
-    literals = []
+    needed = []
     for branch in branches:
         runs = _mandatory_runs(branch)
         if runs is None:
             return None
-        best = max(runs, key=len, default="")
-        if len(best) < MIN_LITERAL:
+        runs = sorted({run.casefold() for run in runs if len(run) >= 2}, key=lambda r: (-len(r), r))
+        if not runs or len(runs[0]) < MIN_LITERAL:
             return None
-        literals.append(best.casefold())
-    return tuple(literals)
+        needed.append(tuple(runs))
+    return tuple(needed)
 
 
 def _has_global_verbose(pattern: str) -> bool:

@@ -73,6 +73,16 @@ class Phrase:
     text: str
     words: tuple[str, ...]
     pattern: Any = field(default=None, compare=False, repr=False)
+    typos: int = 0
+    bigrams: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def may_occur_in(self, folded: str, text_bigrams: set[str]) -> bool:
+        """A cheap test that never says no to a text the regex would match. Within k typos a
+        text keeps at least |B| - 2k of the phrase's distinct bigrams B (each typo breaks at
+        most two); an exact phrase must occur as it is (the text's spaces are single)."""
+        if not self.typos:
+            return self.text in folded
+        return len(self.bigrams & text_bigrams) >= len(self.bigrams) - 2 * self.typos
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,8 @@ class Rule:
     order: int
     phrases: tuple[Phrase, ...] = ()
     patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
-    # per pattern: literals it cannot match without (one per branch), or None when unknown
-    pattern_literals: tuple[tuple[str, ...] | None, ...] = field(
+    # per pattern: for each branch, the literals it cannot match without; None when unknown
+    pattern_literals: tuple[tuple[tuple[str, ...], ...] | None, ...] = field(
         default=(), compare=False, repr=False
     )
     answers: tuple[Answer, ...] = ()
@@ -156,9 +166,10 @@ class RuleSet:
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         phrase_hits = self._phrase_hits(tokens, folded)
         to_scan = self._scan_candidates(tokens)
+        text_bigrams = bigrams(folded) if to_scan else set()
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
-            found = phrase_hits.get(order) or _scan(rule, normalised, folded)
+            found = phrase_hits.get(order) or _scan(rule, normalised, folded, text_bigrams)
             if found is not None and rule.is_active(at, self.timezone):
                 yield found
 
@@ -207,16 +218,23 @@ def _words_follow(
     return tokens[position + len(words) - 1][2]
 
 
-def _scan(rule: Rule, normalised: str, folded: str) -> RuleMatch | None:
-    """Try a rule's regex phrases and patterns, each under a time limit."""
+def bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _scan(rule: Rule, normalised: str, folded: str, text_bigrams: set[str]) -> RuleMatch | None:
+    """Try a rule's regex phrases and patterns, each under a time limit, skipping those that
+    a cheap test rules out (a search with a time limit costs several microseconds)."""
     for phrase in rule.phrases:
-        if phrase.pattern is not None:
+        if phrase.pattern is not None and phrase.may_occur_in(folded, text_bigrams):
             found = _search(rule, phrase.pattern, folded)
             if found:
                 return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
     for pattern, literals in zip(rule.patterns, rule.pattern_literals, strict=True):
-        if literals is not None and not any(literal in folded for literal in literals):
-            continue  # a literal it needs is missing: no search can succeed
+        if literals is not None and not any(
+            all(literal in folded for literal in branch) for branch in literals
+        ):
+            continue  # every branch lacks a literal it needs: no search can succeed
         found = _search(rule, pattern, normalised)
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
@@ -285,8 +303,8 @@ def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneIn
         for found in rule.pattern_literals:
             if found is None:
                 always.add(rule.order)
-            else:
-                needs.setdefault(rule.order, []).extend(found)
+            else:  # indexed by each branch's longest literal
+                needs.setdefault(rule.order, []).extend(branch[0] for branch in found)
     return RuleSet(
         rules=tuple(ordered),
         files=tuple(files),
@@ -593,12 +611,19 @@ def compile_phrase(folded: str, typos: int) -> Phrase:
     if plain and (typos == 0 or letters < TYPO_MIN_LETTERS):
         return Phrase(text=folded, words=words)
     body = r"\s+".join(regex.escape(word) for word in words)
-    if typos and letters >= TYPO_MIN_LETTERS:
-        body = f"(?:{body}){{e<={typos}}}"
+    fuzzy = typos if typos and letters >= TYPO_MIN_LETTERS else 0
+    if fuzzy:
+        body = f"(?:{body}){{e<={fuzzy}}}"
     # Whole words: no word character may touch the phrase on either side.
     before = r"(?<!\w)" if WORD.match(folded[0]) else ""
     after = r"(?!\w)" if WORD.match(folded[-1]) else ""
-    return Phrase(text=folded, words=words, pattern=regex.compile(before + body + after, regex.V1))
+    return Phrase(
+        text=folded,
+        words=words,
+        pattern=regex.compile(before + body + after, regex.V1),
+        typos=fuzzy,
+        bigrams=frozenset(bigrams(folded)),
+    )
 
 
 def matches_empty_text(pattern: Any) -> bool:

@@ -7,6 +7,7 @@ gets its own connection, made on first use (never shared across a fork).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -67,6 +68,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
         "CREATE INDEX outbox_echo ON outbox (conversation, random_id)",
     ),
+    ("CREATE INDEX outbox_conversation_order ON outbox (conversation, id)",),
 )
 
 
@@ -135,15 +137,21 @@ class Store:
         self.dialect = "sqlite" if url.startswith("sqlite:") else "postgres"
         self._local = threading.local()
         self._sql_cache: dict[str, str] = {}
+        self._sqlite_lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        self._shared_pid: int | None = None
 
     # -- connections ---------------------------------------------------------------------------
 
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
-            path = Path(self.url.removeprefix("sqlite:///"))
+            path = self._sqlite_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(
-                path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, isolation_level=None
+                path,
+                timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,  # shared by the process's threads, under a lock
             )
             connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             # WAL lets readers run beside the writer; NORMAL stays durable across a process
@@ -161,6 +169,8 @@ class Store:
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
 
     def _connection(self) -> Any:
+        if self.dialect == "sqlite":
+            return self._sqlite_connection()
         local = self._local
         # A connection made before a fork belongs to the parent: never reuse it in a child.
         if getattr(local, "pid", None) != os.getpid() or local.connection is None:
@@ -173,7 +183,24 @@ class Store:
                 raise StoreUnavailable(f"cannot open the state store: {_describe(error)}") from None
         return local.connection
 
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        """One connection per process, used under `_sqlite_lock`: its page cache stays warm,
+        where one per thread would be invalidated by every other thread's write."""
+        if self._shared_pid != os.getpid() or self._shared is None:
+            self._shared_pid, self._shared = os.getpid(), None
+            try:
+                self._shared = self._connect()
+            except Exception as error:
+                raise StoreUnavailable(f"cannot open the state store: {_describe(error)}") from None
+        return self._shared
+
     def _drop_connection(self) -> None:
+        if self.dialect == "sqlite":
+            connection, self._shared = self._shared, None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.close()
+            return
         connection = getattr(self._local, "connection", None)
         self._local.connection = None
         if connection is not None:
@@ -198,17 +225,17 @@ class Store:
     def transaction(self) -> Iterator[Callable[..., Any]]:
         """A write transaction; yields `run(query, *params) -> cursor`. SQLite takes the write
         lock at BEGIN so a read that later writes waits instead of failing with "locked"."""
-        connection = self._connection()
         try:
             if self.dialect == "sqlite":
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    yield lambda query, *params: connection.execute(self._sql(query), params)
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
+                # Threads queue on the process's lock, then on a file lock shared with the other
+                # processes: both wake the next writer at once, where SQLite's own busy wait
+                # sleeps 1 to 100 ms between tries.
+                with self._sqlite_lock:
+                    connection = self._connection()  # creates the folder the lock file is in
+                    with self._file_lock():
+                        yield from self._sqlite_transaction(connection)
             else:
+                connection = self._connection()
                 with connection.transaction():
                     yield lambda query, *params: connection.execute(self._sql(query), params)
         except StoreUnavailable:
@@ -217,8 +244,36 @@ class Store:
             self._drop_connection()
             raise StoreUnavailable(f"state store error: {_describe(error)}") from error
 
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """An exclusive flock on `<database>.lock`, held by one writer of one process at a time
+        (the kernel drops it if the process dies)."""
+        if getattr(self, "_lock_pid", None) != os.getpid():
+            self._lock_pid = os.getpid()
+            self._lock_file = open(f"{self._sqlite_path()}.lock", "a+b")  # noqa: SIM115
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _sqlite_path(self) -> Path:
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    def _sqlite_transaction(self, connection: sqlite3.Connection) -> Iterator[Callable[..., Any]]:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield lambda query, *params: connection.execute(self._sql(query), params)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
     def _read(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         try:
+            if self.dialect == "sqlite":
+                with self._sqlite_lock:
+                    return list(self._connection().execute(self._sql(query), params).fetchall())
             return list(self._connection().execute(self._sql(query), params).fetchall())
         except StoreUnavailable:
             raise
@@ -372,8 +427,12 @@ class Store:
         with self.transaction() as run:
             row = run(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, "
-                "next_attempt_at = ? WHERE id = (SELECT id FROM outbox "
+                "next_attempt_at = ? WHERE id = (SELECT id FROM outbox AS due "
                 "WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
+                # Replies in one conversation go out in the order they were queued.
+                "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier "
+                "WHERE earlier.conversation = due.conversation AND earlier.id < due.id "
+                "AND earlier.status IN ('pending', 'sending')) "
                 "ORDER BY next_attempt_at LIMIT 1 {SKIP_LOCKED}) RETURNING " + _OUTBOX_COLUMNS,
                 now + lease_seconds,
                 now,

@@ -95,7 +95,7 @@ def test_a_handoff_is_remembered(store: Store) -> None:
 def test_claims_never_hand_one_reply_to_two_workers(store: Store, database_url: str) -> None:
     for number in range(20):
         store.record_lead_message(
-            str(number), "100", 1_000_000.0, lambda m, n=number: reply_for(str(n))
+            str(number), str(number), 1_000_000.0, lambda m, n=number: reply_for(str(n), str(n))
         )
     barrier = threading.Barrier(4)
 
@@ -162,3 +162,18 @@ def test_an_unreachable_database_raises_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable) as caught:
         store.ping()
     assert "secret-pw" not in str(caught.value)
+
+
+def test_replies_in_one_conversation_are_claimed_in_order(store: Store) -> None:
+    for part_id, conversation in (("1", "100"), ("2", "100"), ("3", "200")):
+        store.record_lead_message(
+            part_id, conversation, 1_000_000.0, lambda m, p=part_id, c=conversation: reply_for(p, c)
+        )
+    first = store.claim_due(1_000_000.0, 60)
+    other = store.claim_due(1_000_000.0, 60)
+    assert (first.part_id, other.part_id) == ("1", "3")  # "2" waits for "1"
+    assert store.claim_due(1_000_000.0, 60) is None
+    store.retry_later(first.id, 1_000_010.0, "HTTP 500")
+    assert store.claim_due(1_000_005.0, 60) is None  # still behind its failing predecessor
+    store.finish(store.claim_due(1_000_010.0, 60).id, "done", 1_000_010.0)
+    assert store.claim_due(1_000_010.0, 60).part_id == "2"

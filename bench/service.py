@@ -1,0 +1,265 @@
+"""The webhook under gunicorn on loopback, on the live mix (bench/mix.py), side by side with the
+ceiling of the stack (a bare Flask endpoint) and the help page's design, each with a Dashly API
+stand-in (its own process) answering at once and in 2 seconds.
+
+    make bench            (or: .venv/bin/python bench/service.py)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.mix import webhook_forms  # noqa: E402
+
+TOKEN = "bench-webhook-token"
+CLIENT_PROCESSES = 2
+THREADS_PER_PROCESS = 4
+SECONDS = 8.0
+MAX_REQUESTS = 100_000
+DESIGNS = {
+    "ours": "app:create_app()",
+    "bare Flask": "bench.bare_app:app",
+    "help page": "bench.helppage_app:app",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    replied: int
+    delivered: int
+    unique: int
+    drain_seconds: float
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def api_stats(port: int) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/stats")
+    return json.loads(connection.getresponse().read())
+
+
+def client(process: int, port: int, limit: int, seconds: float, results: multiprocessing.Queue):
+    """Closed-loop load: each thread keeps one connection and sends the next webhook when the
+    previous one is answered."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors = [0]
+    lock = threading.Lock()
+    per_thread = limit // (CLIENT_PROCESSES * THREADS_PER_PROCESS)
+
+    def run(thread: int) -> None:
+        first = 10**9 + (process * THREADS_PER_PROCESS + thread) * 10**7
+        forms = webhook_forms(per_thread, TOKEN, seed=first, first_id=first)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        stop_at = time.monotonic() + seconds
+        for form in forms:
+            if time.monotonic() >= stop_at:
+                break
+            body = urlencode(form)
+            started = time.perf_counter()
+            try:
+                connection.request(
+                    "POST",
+                    "/webhooks/dashly",
+                    body,
+                    {"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                response = connection.getresponse()
+                payload = response.read()
+                ok = response.status == 200
+            except OSError:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok, payload = False, b""
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if not ok:
+                    errors[0] += 1
+                elif payload.startswith(b"{"):
+                    status = json.loads(payload).get("status", "?")
+                    statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(THREADS_PER_PROCESS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((latencies, statuses, errors[0]))
+
+
+def run_design(design: str, api_delay: float, folder: Path) -> Result:
+    api_port, web_port = free_port(), free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
+    )
+    env = {
+        **os.environ,
+        "PORT": str(web_port),
+        "WEB_CONCURRENCY": "2",
+        "DASHLY_WEBHOOK_TOKEN": TOKEN,
+        "DASHLY_API_TOKEN": os.environ.get("BENCH_API_TOKEN", "bench-api-key"),
+        "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
+        "RULES_DIR": str(folder / "rules"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            DESIGNS[design],
+        ],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(api_port, "/stats")
+        wait_until_up(web_port)
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        limit = MAX_REQUESTS
+        processes = [
+            multiprocessing.Process(target=client, args=(p, web_port, limit, SECONDS, queue))
+            for p in range(CLIENT_PROCESSES)
+        ]
+        started = time.perf_counter()
+        for process in processes:
+            process.start()
+        gathered = [queue.get() for _ in processes]
+        seconds = time.perf_counter() - started
+        for process in processes:
+            process.join()
+        delivered_during_load = api_stats(api_port)["replies"]
+        latencies = sorted(x for lat, _, _ in gathered for x in lat)
+        replied = sum(s.get("replied", 0) for _, s, _ in gathered)
+        errors = sum(e for _, _, e in gathered)
+        drain_started = time.perf_counter()
+        if design == "ours":  # wait until every queued reply has reached the API
+            while (
+                api_stats(api_port)["replies"] < replied
+                and time.perf_counter() - drain_started < 300
+            ):
+                time.sleep(0.2)
+            time.sleep(1.0)  # a duplicate would show up now
+        stats = api_stats(api_port)
+        return Result(
+            requests=len(latencies),
+            seconds=seconds,
+            p50_ms=statistics.median(latencies) * 1000,
+            p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            errors=errors,
+            replied=replied if design == "ours" else stats["replies"],
+            delivered=delivered_during_load,
+            unique=stats["unique"],
+            drain_seconds=time.perf_counter() - drain_started if design == "ours" else 0.0,
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+        api.kill()
+        api.wait()
+
+
+def main() -> None:
+    print(
+        f"service benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; gunicorn.conf.py with 2 "
+        f"workers; load: {CLIENT_PROCESSES * THREADS_PER_PROCESS} connections, closed loop, "
+        f"up to {SECONDS:.0f} s; mix: 4 operator/system, 4 unanswered, 2 answered in 10"
+    )
+    print(
+        f"{'design':<11} {'API':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>8} {'errors':>6} "
+        f"{'replies':>7} {'sent/s':>7} {'dupes':>5}"
+    )
+    table: dict[tuple[str, float], Result] = {}
+    # BENCH_ONLY="ours,bare Flask" and BENCH_DELAYS="0" run a subset while working on one.
+    designs = os.environ.get("BENCH_ONLY", ",".join(DESIGNS)).split(",")
+    delays = [float(d) for d in os.environ.get("BENCH_DELAYS", "0,2").split(",")]
+    for api_delay in delays:
+        for design in designs:
+            with tempfile.TemporaryDirectory() as temp:
+                folder = Path(temp)
+                shutil.copytree(ROOT / "rules", folder / "rules")
+                # The mix's unanswered messages must stay unanswered: no fallback rules.
+                (folder / "rules" / "90-fallback.toml").unlink()
+                result = run_design(design, api_delay, folder)
+            table[design, api_delay] = result
+            print(
+                f"{design:<11} {api_delay:>3.0f}s {result.requests / result.seconds:>7.0f} "
+                f"{result.p50_ms:>7.1f} {result.p99_ms:>8.1f} {result.errors:>6} "
+                f"{result.replied:>7} {result.delivered / result.seconds:>7.1f} "
+                f"{result.replied - result.unique if design == 'ours' else '-':>5}"
+                + (
+                    f"   (all {result.unique} delivered {result.drain_seconds:.0f} s after the "
+                    "load)"
+                    if design == "ours" and api_delay
+                    else ""
+                )
+            )
+    if len(table) < len(DESIGNS) * 2:
+        return
+    ours, bare = table["ours", 0.0], table["bare Flask", 0.0]
+    slow = table["ours", 2.0]
+    share = (ours.requests / ours.seconds) / (bare.requests / bare.seconds)
+    p99_change = abs(slow.p99_ms - ours.p99_ms) / ours.p99_ms
+    checks = [
+        (f"throughput {share:.0%} of bare Flask (>= 50%)", share >= 0.5),
+        (f"2 s API changes p99 by {p99_change:.0%} (< 50%)", p99_change < 0.5),
+        ("no errors", all(r.errors == 0 for (d, _), r in table.items() if d == "ours")),
+        (
+            "every reply delivered once",
+            all(r.unique == r.replied for (d, _), r in table.items() if d == "ours"),
+        ),
+    ]
+    for text, ok in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {text}")
+
+
+if __name__ == "__main__":
+    main()
