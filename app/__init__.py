@@ -45,6 +45,7 @@ class Runtime:
             store=self.store,
             quiet_minutes=self.settings.quiet_after_operator_minutes,
             wake_delivery=self.wake_delivery,
+            keep_texts=self.settings.insight_retention_days > 0,
         )
 
     def wake_delivery(self) -> None:
@@ -63,7 +64,9 @@ class Runtime:
             client = None
             if not settings.dry_run:
                 client = DashlyClient(settings.api_url, settings.api_token or "", settings.admin_id)
-            self.delivery = Delivery(self.store, client)
+            self.delivery = Delivery(
+                self.store, client, text_retention_seconds=settings.insight_retention_days * 86400
+            )
             self.delivery.start()
             watcher = threading.Thread(
                 target=self.rules.watch, args=(self._stop,), name="rules-watch", daemon=True

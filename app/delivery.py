@@ -46,12 +46,14 @@ class Delivery:
         client: DashlyClient | None,
         clock: Callable[[], float] = time.time,
         senders: int = SENDERS,
+        text_retention_seconds: float = 14 * 86400,
     ) -> None:
         self.store = store
         self.client = client
         self.clock = clock
         self.rng = random.Random()
         self.senders = senders
+        self.text_retention_seconds = text_retention_seconds
         self._slots = threading.Semaphore(senders)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -229,6 +231,6 @@ class Delivery:
         now = self.clock()
         if now - self._last_prune >= PRUNE_EVERY_SECONDS:
             self._last_prune = now
-            removed = self.store.prune(now)
+            removed = self.store.prune(now, text_seconds=self.text_retention_seconds)
             if removed:
                 log.info("at=info event=pruned rows=%d", removed)

@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 
 from app.dashly import ADMIN_MESSAGE, Part
 from app.live_rules import LiveRules
-from app.responder import DUPLICATE, IGNORED, Decision, decide
-from app.store import ConversationMemory, NewReply, Store
+from app.responder import DUPLICATE, IGNORED, NO_MATCH, Decision, decide
+from app.store import ConversationMemory, LeadOutcome, Store
+from app.text import normalise
+
+# Longer messages are cut: the start says what they are about.
+MAX_KEPT_TEXT = 1000
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class Handler:
     store: Store
     quiet_minutes: int
     wake_delivery: Callable[[], None]
+    keep_texts: bool = True
     clock: Callable[[], float] = time.time
 
     def handle(self, part: Part) -> Decision:
@@ -39,7 +44,7 @@ class Handler:
         fallbacks = list(rules.active_fallbacks(at))
         decisions: list[Decision] = []
 
-        def choose(memory: ConversationMemory) -> NewReply | None:
+        def choose(memory: ConversationMemory) -> LeadOutcome:
             decision = decide(
                 part_id=part.id,
                 conversation=part.conversation,
@@ -51,14 +56,28 @@ class Handler:
                 quiet_minutes=self.quiet_minutes,
             )
             decisions.append(decision)
-            return decision.reply
+            return self._outcome(decision, part)
 
-        fresh, reply = self.store.record_lead_message(part.id, part.conversation, now, choose)
-        if not fresh:
+        if self.store.record_lead_message(part.id, part.conversation, now, choose) is None:
             return Decision(DUPLICATE, "part already handled")
-        if reply is not None:
+        if decisions[-1].reply is not None:
             self.wake_delivery()
         return decisions[-1]
+
+    def _outcome(self, decision: Decision, part: Part) -> LeadOutcome:
+        """The insight record: the text is kept only when no rule but a fallback, or nothing,
+        answered (what the owner may want a rule for), and only when retention allows."""
+        fallback = decision.match is not None and decision.match.rule.fallback
+        unanswered = decision.status == NO_MATCH or fallback
+        text = normalise(part.body)[:MAX_KEPT_TEXT] if unanswered and self.keep_texts else None
+        return LeadOutcome(
+            status=decision.status,
+            rule_id=decision.rule_id,
+            fallback=fallback,
+            reason=decision.reason,
+            text=text or None,
+            reply=decision.reply,
+        )
 
     def _admin_message(self, part: Part) -> Decision:
         if part.is_automatic:

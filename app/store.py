@@ -69,6 +69,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_echo ON outbox (conversation, random_id)",
     ),
     ("CREATE INDEX outbox_conversation_order ON outbox (conversation, id)",),
+    (
+        """CREATE TABLE lead_messages (
+            part_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            received_at {REAL} NOT NULL,
+            status TEXT NOT NULL,
+            rule_id TEXT,
+            fallback INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            text TEXT)""",
+        "CREATE INDEX lead_messages_age ON lead_messages (received_at)",
+    ),
 )
 
 
@@ -96,6 +108,19 @@ class NewReply:
     actions: tuple[dict[str, Any], ...]
     deadline: float
     hands_off: bool = False
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """What became of a lead message: recorded for insight, with the reply to queue if any.
+    `text` (normalised) is kept only for messages no rule answered."""
+
+    status: str
+    rule_id: str | None = None
+    fallback: bool = False
+    reason: str = ""
+    text: str | None = None
+    reply: NewReply | None = None
 
 
 @dataclass(frozen=True)
@@ -307,10 +332,10 @@ class Store:
         part_id: str,
         conversation: str,
         now: float,
-        decide: Callable[[ConversationMemory], NewReply | None],
-    ) -> tuple[bool, NewReply | None]:
+        decide: Callable[[ConversationMemory], LeadOutcome],
+    ) -> LeadOutcome | None:
         """In one transaction: claim the part id, read the conversation's memory, let `decide`
-        choose, and store its reply. Returns (False, None) when the part was handled before."""
+        choose, store its reply and record the outcome. None when the part was handled before."""
         with self.transaction() as run:
             inserted = run(
                 "INSERT INTO handled_parts (part_id, conversation, handled_at) VALUES (?, ?, ?) "
@@ -320,12 +345,24 @@ class Store:
                 now,
             ).rowcount
             if inserted != 1:
-                return False, None
-            memory = self._memory(run, conversation, now)
-            reply = decide(memory)
-            if reply is not None:
-                self._queue(run, reply, now)
-            return True, reply
+                return None
+            outcome = decide(self._memory(run, conversation, now))
+            if outcome.reply is not None:
+                self._queue(run, outcome.reply, now)
+            run(
+                "INSERT INTO lead_messages (part_id, conversation, received_at, status, rule_id, "
+                "fallback, reason, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (part_id) DO NOTHING",
+                part_id,
+                conversation,
+                now,
+                outcome.status,
+                outcome.rule_id,
+                int(outcome.fallback),
+                outcome.reason,
+                outcome.text,
+            )
+            return outcome
 
     def _memory(self, run: Callable[..., Any], conversation: str, now: float) -> ConversationMemory:
         # Locks the conversation's row on PostgreSQL, so two parts of one conversation that
@@ -511,11 +548,19 @@ class Store:
 
     # -- housekeeping --------------------------------------------------------------------------
 
-    def prune(self, now: float, keep_seconds: float = RETENTION_SECONDS) -> int:
-        """Forget what is older than the retention window; handoffs are kept for good."""
+    def prune(
+        self, now: float, keep_seconds: float = RETENTION_SECONDS, text_seconds: float = 0
+    ) -> int:
+        """Forget what is older than the retention window (handoffs are kept for good), and
+        the text of unanswered messages older than `text_seconds`."""
         before = now - keep_seconds
         with self.transaction() as run:
-            removed = run("DELETE FROM handled_parts WHERE handled_at < ?", before).rowcount
+            removed = run(
+                "UPDATE lead_messages SET text = NULL WHERE text IS NOT NULL AND received_at < ?",
+                now - text_seconds,
+            ).rowcount
+            removed += run("DELETE FROM lead_messages WHERE received_at < ?", before).rowcount
+            removed += run("DELETE FROM handled_parts WHERE handled_at < ?", before).rowcount
             removed += run("DELETE FROM answered_rules WHERE answered_at < ?", before).rowcount
             removed += run(
                 "DELETE FROM conversations WHERE updated_at < ? AND handed_off_at IS NULL",

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
-from app.store import NewReply, Store
+from app.store import LeadOutcome, NewReply, Store
 from tests.conftest import ROOT, write_rules
 
 
@@ -92,7 +92,8 @@ def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
     store.migrate()
     for part_id in ("1", "2"):
         reply = NewReply(part_id, "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
-        store.record_lead_message(part_id, "555", 1e9, lambda memory, r=reply: r)
+        outcome = LeadOutcome("replied", "greeting", reply=reply)
+        store.record_lead_message(part_id, "555", 1e9, lambda memory, o=outcome: o)
     dead = store.claim_due(1e9, 60)
     store.bury(dead.id, "HTTP 400 from /conversations/555/reply: ValidationError", 1e9)
 

@@ -19,7 +19,7 @@ from app import dashly
 from app.dashly import DashlyClient
 from app.delivery import Delivery, retry_delay
 from app.responder import DELIVERY_WINDOW_SECONDS
-from app.store import NewReply, Store
+from app.store import LeadOutcome, NewReply, Store
 
 T0 = 1_000_000.0
 REPLY_PATH = "/conversations/100/reply"
@@ -54,7 +54,9 @@ def delivery(store: Store, httpserver: HTTPServer, clock: Clock) -> Delivery:
 
 def queue(store: Store, part_id: str = "1", actions: tuple = ({"do": "reply", "body": "Hi"},)):
     reply = NewReply(part_id, "100", "greeting", 4242, actions, T0 + DELIVERY_WINDOW_SECONDS)
-    store.record_lead_message(part_id, "100", T0, lambda memory: reply)
+    store.record_lead_message(
+        part_id, "100", T0, lambda memory: LeadOutcome("replied", "greeting", reply=reply)
+    )
 
 
 def run_until_settled(delivery: Delivery, store: Store, clock: Clock) -> None:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store import ConversationMemory, NewReply, Store
+from app.store import ConversationMemory, LeadOutcome, NewReply, Store
 
 
 def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:
@@ -19,6 +19,13 @@ def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting"
         actions=({"do": "reply", "body": "Hi"},),
         deadline=1_000_900.0,
     )
+
+
+def queued(reply: NewReply) -> LeadOutcome:
+    return LeadOutcome("replied", reply.rule_id, reply=reply)
+
+
+NOTHING = LeadOutcome("no_match", text="something")
 
 
 @pytest.fixture
@@ -43,12 +50,12 @@ def test_migrate_is_idempotent_and_safe_when_run_together(database_url: str) -> 
 def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
     seen: list[ConversationMemory] = []
 
-    def decide(memory: ConversationMemory) -> NewReply:
+    def decide(memory: ConversationMemory) -> LeadOutcome:
         seen.append(memory)
-        return reply_for("1")
+        return queued(reply_for("1"))
 
-    assert store.record_lead_message("1", "100", 1_000_000.0, decide) == (True, reply_for("1"))
-    assert store.record_lead_message("1", "100", 1_000_001.0, decide) == (False, None)
+    assert store.record_lead_message("1", "100", 1_000_000.0, decide) == queued(reply_for("1"))
+    assert store.record_lead_message("1", "100", 1_000_001.0, decide) is None
     assert seen == [ConversationMemory()]
     assert store.memory("100").answered_rules == frozenset({"greeting"})
     [item] = store.outbox()
@@ -66,9 +73,9 @@ def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_
     def record(_: int) -> bool:
         own = Store(database_url)
         barrier.wait()
-        fresh, _reply = own.record_lead_message("7", "100", 1_000_000.0, lambda m: reply_for("7"))
+        outcome = own.record_lead_message("7", "100", 1_000_000.0, lambda m: queued(reply_for("7")))
         own.close()
-        return fresh
+        return outcome is not None
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(record, range(8)))
@@ -77,7 +84,7 @@ def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_
 
 
 def test_operator_message_and_echo_are_remembered(store: Store) -> None:
-    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(reply_for("1")))
     assert store.is_our_reply("100", 12345)
     assert not store.is_our_reply("100", 999)
     assert not store.is_our_reply("200", 12345)
@@ -88,14 +95,17 @@ def test_operator_message_and_echo_are_remembered(store: Store) -> None:
 
 def test_a_handoff_is_remembered(store: Store) -> None:
     handoff = NewReply(**{**reply_for("1").__dict__, "hands_off": True})
-    store.record_lead_message("1", "100", 1_000_000.0, lambda m: handoff)
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(handoff))
     assert store.memory("100").handed_off_at == 1_000_000.0
 
 
 def test_claims_never_hand_one_reply_to_two_workers(store: Store, database_url: str) -> None:
     for number in range(20):
         store.record_lead_message(
-            str(number), str(number), 1_000_000.0, lambda m, n=number: reply_for(str(n), str(n))
+            str(number),
+            str(number),
+            1_000_000.0,
+            lambda m, n=number: queued(reply_for(str(n), str(n))),
         )
     barrier = threading.Barrier(4)
 
@@ -114,7 +124,7 @@ def test_claims_never_hand_one_reply_to_two_workers(store: Store, database_url: 
 
 
 def test_a_claim_expires_so_a_dead_workers_reply_comes_due_again(store: Store) -> None:
-    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(reply_for("1")))
     first = store.claim_due(1_000_000.0, lease_seconds=60)
     assert first is not None and first.attempts == 1
     assert store.claim_due(1_000_059.0, 60) is None
@@ -123,7 +133,7 @@ def test_a_claim_expires_so_a_dead_workers_reply_comes_due_again(store: Store) -
 
 
 def test_retry_dead_revive_and_finish(store: Store) -> None:
-    store.record_lead_message("1", "100", 1_000_000.0, lambda m: reply_for("1"))
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(reply_for("1")))
     item = store.claim_due(1_000_000.0, 60)
     store.retry_later(item.id, 1_000_010.0, "HTTP 500")
     assert store.claim_due(1_000_005.0, 60) is None
@@ -142,14 +152,14 @@ def test_retry_dead_revive_and_finish(store: Store) -> None:
 def test_prune_forgets_old_records_but_keeps_handoffs(store: Store) -> None:
     day = 24 * 3600.0
     handoff = NewReply(**{**reply_for("1", "100").__dict__, "hands_off": True})
-    store.record_lead_message("1", "100", 1_000_000.0, lambda m: handoff)
-    store.record_lead_message("2", "200", 1_000_000.0, lambda m: reply_for("2", "200"))
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(handoff))
+    store.record_lead_message("2", "200", 1_000_000.0, lambda m: queued(reply_for("2", "200")))
     for item in (store.claim_due(1_000_000.0, 60), store.claim_due(1_000_000.0, 60)):
         store.finish(item.id, "done", 1_000_000.0)
-    store.record_lead_message("3", "300", 1_000_000.0 + 29 * day, lambda m: None)
+    store.record_lead_message("3", "300", 1_000_000.0 + 29 * day, lambda m: NOTHING)
     assert store.prune(1_000_000.0 + 31 * day) > 0
-    assert store.record_lead_message("1", "100", 1e9, lambda m: None)[0]  # id forgotten
-    assert not store.record_lead_message("3", "300", 1e9, lambda m: None)[0]  # still recent
+    assert store.record_lead_message("1", "100", 1e9, lambda m: NOTHING)  # id forgotten
+    assert store.record_lead_message("3", "300", 1e9, lambda m: NOTHING) is None  # still recent
     assert store.memory("100").handed_off_at == 1_000_000.0
     assert store.memory("200") == ConversationMemory()
     assert store.outbox_counts() == {}
@@ -167,7 +177,10 @@ def test_an_unreachable_database_raises_store_unavailable() -> None:
 def test_replies_in_one_conversation_are_claimed_in_order(store: Store) -> None:
     for part_id, conversation in (("1", "100"), ("2", "100"), ("3", "200")):
         store.record_lead_message(
-            part_id, conversation, 1_000_000.0, lambda m, p=part_id, c=conversation: reply_for(p, c)
+            part_id,
+            conversation,
+            1_000_000.0,
+            lambda m, p=part_id, c=conversation: queued(reply_for(p, c)),
         )
     first = store.claim_due(1_000_000.0, 60)
     other = store.claim_due(1_000_000.0, 60)
