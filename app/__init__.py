@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import webhook
+from app import admin, webhook
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.handling import Handler
@@ -105,11 +105,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         rules=LiveRules(settings.rules_dir, settings.timezone, rules),
         store=store,
     )
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="pages")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["autoresponder"] = runtime
     app.register_blueprint(webhook.blueprint)
+    app.register_blueprint(admin.blueprint)
     webhook.register_error_handlers(app)
     if start_background:
         app.before_request(runtime.start_background)

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import click
 
+from app.explain import explain
+from app.insights import build_insights
 from app.responder import DELIVERY_WINDOW_SECONDS
 from app.rule_warnings import rule_warnings
 from app.rules import RulesError, RuleSet, load_rules
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
-from app.text import fold, normalise
 
 
 def settings_or_exit() -> Settings:
@@ -67,26 +68,21 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
             at = datetime.strptime(at_text, "%Y-%m-%d %H:%M").replace(tzinfo=settings.timezone)
         except ValueError:
             raise click.BadParameter('use "YYYY-MM-DD HH:MM"', param_hint="--at") from None
-    found = rules.match(text, at)
-    if found is None:
-        fallback = next(rules.active_fallbacks(at), None)
-        if fallback is None:
-            click.echo("no match")
-            return
-        click.echo(f"rule: {fallback.id} (fallback, {fallback.source})")
-        click.echo(f"answer: {fallback.answers[0].render({}, name)}")
+    result = explain(rules, text, at, name)
+    if result.rule_id is None:
+        click.echo("no match")
         return
-    start, end = found.span
-    rule = found.rule
-    seen = fold(normalise(text))[start:end] if found.matched.startswith("phrase") else None
-    seen = seen if seen is not None else normalise(text)[start:end]
-    click.echo(f"rule: {rule.id} ({rule.source})")
-    click.echo(f"matched: {found.matched} on {seen!r} at characters {start}-{end}")
-    for key, value in found.groups.items():
+    if result.fallback:
+        click.echo(f"rule: {result.rule_id} (fallback, {result.source})")
+    else:
+        click.echo(f"rule: {result.rule_id} ({result.source})")
+        start, end = result.span
+        click.echo(f"matched: {result.matched} on {result.seen!r} at characters {start}-{end}")
+    for key, value in result.groups:
         click.echo(f"  match.{key} = {value!r}")
-    for number, answer in enumerate(rule.answers, start=1):
-        label = "answer" if len(rule.answers) == 1 else f"answer {number}/{len(rule.answers)}"
-        click.echo(f"{label}: {answer.render(found.groups, name)}")
+    for number, answer in enumerate(result.answers, start=1):
+        many = len(result.answers) > 1
+        click.echo(f"{f'answer {number}/{len(result.answers)}' if many else 'answer'}: {answer}")
 
 
 @click.group("outbox", invoke_without_command=True)
@@ -128,3 +124,29 @@ def open_store() -> Store:
         click.echo(str(error), err=True)
         sys.exit(1)
     return store
+
+
+@click.command("insights")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 365))
+def insights_command(days: int) -> None:
+    """What leads asked in the last DAYS days: hits per rule, replies, unanswered questions."""
+    settings = settings_or_exit()
+    report = build_insights(open_store(), time.time(), days, settings.timezone)
+    click.echo(
+        f"last {days} days: {report.messages} lead messages, {report.answered} answered by a "
+        f"rule, {report.unanswered} unanswered, {report.silent} left to a human"
+    )
+    counts = report.outbox
+    click.echo(
+        f"replies: {counts.get('done', 0)} sent, {counts.get('dry_run', 0)} dry run, "
+        f"{counts.get('pending', 0) + counts.get('sending', 0)} pending, "
+        f"{counts.get('dead', 0)} dead"
+    )
+    click.echo("\nhits per rule:")
+    for rule_id, hits in report.rule_hits or (("(none)", 0),):
+        click.echo(f"  {hits:>6}  {rule_id}")
+    click.echo("\nunanswered questions, grouped:")
+    if not report.groups:
+        click.echo("  (none)")
+    for group in report.groups[:20]:
+        click.echo(f"  {group.count:>6}  {group.example}")

@@ -546,6 +546,25 @@ class Store:
         )
         return rows[0][0] if rows else None
 
+    # -- insight -------------------------------------------------------------------------------
+
+    def lead_outcomes(self, since: float) -> list[tuple[float, str, str | None, bool]]:
+        """(received_at, status, rule_id, fallback) of every lead message since `since`."""
+        rows = self._read(
+            "SELECT received_at, status, rule_id, fallback FROM lead_messages "
+            "WHERE received_at >= ? ORDER BY received_at",
+            since,
+        )
+        return [(at, status, rule, bool(fallback)) for at, status, rule, fallback in rows]
+
+    def unanswered_texts(self, since: float) -> list[str]:
+        rows = self._read(
+            "SELECT text FROM lead_messages WHERE received_at >= ? AND text IS NOT NULL "
+            "ORDER BY received_at",
+            since,
+        )
+        return [row[0] for row in rows]
+
     # -- housekeeping --------------------------------------------------------------------------
 
     def prune(

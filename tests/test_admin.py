@@ -1,0 +1,210 @@
+"""/admin through the Flask client: auth, CSRF, escaping, and every action."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from app.cli import insights_command
+from tests.conftest import (
+    API_TOKEN,
+    USER_PATH,
+    WEBHOOK_TOKEN,
+    api_calls,
+    lead_part,
+    wait_for,
+    webhook_form,
+)
+
+PASSWORD = "correct horse battery staple"
+DEAD_CONVERSATION = 999
+
+
+def basic(password: str, user: str = "admin") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+AUTH = basic(PASSWORD)
+
+
+@pytest.fixture
+def admin_app(make_app: Callable[..., Flask], httpserver: HTTPServer) -> Flask:
+    """A service that answered a few questions, left some unanswered, and has a dead reply."""
+    accepted: list[str] = []
+
+    def api(request: Request) -> Response:
+        # The first call for that conversation is refused for good (a 400 is final).
+        if f"/conversations/{DEAD_CONVERSATION}/" in request.path and not accepted:
+            accepted.append("refused")
+            return Response('{"meta": {"status": 400, "error": "ValidationError"}}', status=400)
+        return Response('{"meta": {"status": 200}}', content_type="application/json")
+
+    httpserver.expect_request(re.compile(r"^/conversations/")).respond_with_handler(api)
+    httpserver.expect_request(USER_PATH).respond_with_json({"data": {"props": {}}})
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=httpserver.url_for("/"),
+        ADMIN_PASSWORD=PASSWORD,
+    )
+    client = app.test_client()
+    messages = [
+        ("hello", 1),
+        ("how much is it?", 2),
+        ("Do you have a student discount?", 3),
+        ("is there a discount for students", 4),
+        ("<script>alert('x')</script> student discount?", 5),
+        ("what is your refund policy", 6),
+        ("hello", DEAD_CONVERSATION),
+    ]
+    for number, (text, conversation) in enumerate(messages):
+        part = lead_part(text, part_id=5000 + number, conversation=conversation)
+        assert client.post("/webhooks/dashly", data=webhook_form(part)).status_code == 200
+    store = app.extensions["autoresponder"].store
+    wait_for(lambda: store.outbox_counts().get("dead") == 1)
+    return app
+
+
+@pytest.fixture
+def admin(admin_app: Flask) -> FlaskClient:
+    return admin_app.test_client()
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+
+
+def test_no_password_no_page(client: FlaskClient) -> None:
+    response = client.get("/admin", headers=basic("anything"))
+    assert response.status_code == 404
+    assert response.json == {"error": "no such endpoint"}
+
+
+@pytest.mark.parametrize("headers", [{}, basic("wrong"), {"Authorization": "Bearer x"}])
+def test_a_wrong_or_missing_password_gets_401_and_is_not_logged(
+    admin: FlaskClient, headers: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = admin.get("/admin", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert "event=admin_auth_failed" in caplog.text
+    assert "wrong" not in caplog.text
+
+
+def test_the_page_shows_figures_groups_dead_replies_and_no_secret(admin: FlaskClient) -> None:
+    response = admin.get("/admin", headers=AUTH)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r'id="messages">7<', page)
+    assert re.search(r'id="answered">3<', page)  # greeting twice (one dead), pricing
+    assert re.search(r'id="unanswered">4<', page)  # the fallback answered these
+    assert re.search(r'<td class="num">3</td><td class="question">[^<]*discount', page)
+    assert "refund policy" in page
+    assert "ValidationError" in page and "Send again" in page
+    for secret in (PASSWORD, WEBHOOK_TOKEN, API_TOKEN):
+        assert secret not in page
+    assert "<svg" in page and page.count("<rect") == 28
+
+
+def test_lead_text_is_escaped(admin: FlaskClient, admin_app: Flask) -> None:
+    # Entities are unescaped by normalisation, so the stored text holds a real <script> tag.
+    body = "&lt;script&gt;alert(1)&lt;/script&gt; zebra crossing"
+    part = lead_part(body, part_id=6001, conversation=6001)
+    admin_app.test_client().post("/webhooks/dashly", data=webhook_form(part))
+    page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; zebra crossing" in page
+
+
+def test_posts_without_the_csrf_token_are_refused(admin: FlaskClient) -> None:
+    for path in ("/admin/try", "/admin/draft", "/admin/outbox/1/retry"):
+        response = admin.post(path, data={"text": "hello"}, headers=AUTH)
+        assert response.status_code == 400
+        assert "CSRF" in response.json["error"]
+        response = admin.post(path, data={"text": "hello", "csrf": "0" * 64}, headers=AUTH)
+        assert response.status_code == 400
+
+
+def test_try_a_message_shows_the_rule_why_and_the_answer(admin: FlaskClient) -> None:
+    csrf = csrf_of(admin.get("/admin", headers=AUTH).get_data(as_text=True))
+    page = admin.post(
+        "/admin/try",
+        data={"text": "<b>How much</b> does it cost?", "name": "", "csrf": csrf},
+        headers=AUTH,
+    ).get_data(as_text=True)
+    assert "Rule <strong>pricing</strong> would answer" in page
+    assert "phrase &#39;cost&#39; on &ldquo;cost&rdquo;" in page
+    assert "&lt;b&gt;How much&lt;/b&gt; does it cost?" in page  # the box keeps the text, escaped
+
+
+def test_draft_rules_for_chosen_groups(admin: FlaskClient) -> None:
+    page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
+    example = re.search(r'name="group" value="([^"]*discount[^"]*)"', page).group(1)
+    import html
+    import tomllib
+
+    page = admin.post(
+        "/admin/draft",
+        data={"group": html.unescape(example), "csrf": csrf_of(page)},
+        headers=AUTH,
+    ).get_data(as_text=True)
+    drafted = html.unescape(re.search(r'<pre id="drafts">(.*?)</pre>', page, re.S).group(1))
+    rule = tomllib.loads(drafted)["rule"][0]
+    assert "discount" in rule["phrases"]
+
+
+def test_send_again_requeues_a_dead_reply_and_delivers_it(
+    admin: FlaskClient, admin_app: Flask, httpserver: HTTPServer
+) -> None:
+    store = admin_app.extensions["autoresponder"].store
+    [dead] = store.outbox(("dead",))
+    page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
+    response = admin.post(
+        f"/admin/outbox/{dead.id}/retry", data={"csrf": csrf_of(page)}, headers=AUTH
+    )
+    assert response.status_code == 303
+    assert f"Reply {dead.id} is queued" in admin.get(response.location, headers=AUTH).get_data(
+        as_text=True
+    )
+    wait_for(lambda: store.outbox_counts().get("dead") is None and store.outbox() == [])
+    delivered = [r for r, resp in httpserver.log if resp.status_code == 200]
+    assert any(r.path == f"/conversations/{DEAD_CONVERSATION}/reply" for r in delivered)
+    again = admin.post(f"/admin/outbox/{dead.id}/retry", data={"csrf": csrf_of(page)}, headers=AUTH)
+    assert again.status_code == 404
+
+
+def test_the_command_shows_the_same_figures(admin_app: Flask) -> None:
+    settings = admin_app.extensions["autoresponder"].settings
+    result = CliRunner(env={"DATABASE_URL": settings.database_url}).invoke(insights_command, [])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "last 7 days: 7 lead messages, 3 answered by a rule, 4 unanswered, 0 left to a human"
+    )
+    assert "1 dead" in lines[1]
+    assert any(re.match(r"\s+3\s+.*discount", line) for line in lines)
+    assert any(re.match(r"\s+2\s+greeting", line) for line in lines)
+
+
+def test_no_text_is_kept_when_retention_is_zero(
+    make_app: Callable[..., Flask], dashly_api: HTTPServer
+) -> None:
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=dashly_api.url_for("/"),
+        INSIGHT_RETENTION_DAYS="0",
+    )
+    part = lead_part("what is your refund policy", part_id=7001, conversation=7001)
+    app.test_client().post("/webhooks/dashly", data=webhook_form(part))
+    store = app.extensions["autoresponder"].store
+    assert store.unanswered_texts(0) == []
+    assert len(store.lead_outcomes(0)) == 1
+    wait_for(lambda: api_calls(dashly_api))
