@@ -479,55 +479,55 @@ class Store:
     def complete_step(self, item_id: int, step: int, lease_until: float) -> None:
         """Record that the actions before `step` are done, so a retry does not repeat them,
         and renew the claim for the next action."""
-        with self.transaction() as run:
-            run(
-                "UPDATE outbox SET step = ?, next_attempt_at = ? WHERE id = ?",
-                step,
-                lease_until,
-                item_id,
-            )
+        self._write(
+            "UPDATE outbox SET step = ?, next_attempt_at = ? WHERE id = ?",
+            step,
+            lease_until,
+            item_id,
+        )
 
     def finish(self, item_id: int, status: str, now: float) -> None:
         """`done` (delivered) or `dry_run` (logged, not sent)."""
-        with self.transaction() as run:
-            run(
-                "UPDATE outbox SET status = ?, finished_at = ?, last_error = NULL WHERE id = ?",
-                status,
-                now,
-                item_id,
-            )
+        self._write(
+            "UPDATE outbox SET status = ?, finished_at = ?, last_error = NULL WHERE id = ?",
+            status,
+            now,
+            item_id,
+        )
 
     def retry_later(self, item_id: int, when: float, error: str) -> None:
-        with self.transaction() as run:
-            run(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? "
-                "WHERE id = ?",
-                when,
-                error,
-                item_id,
-            )
+        self._write(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?",
+            when,
+            error,
+            item_id,
+        )
 
     def bury(self, item_id: int, error: str, now: float) -> None:
         """Give up on a reply: it stays visible as `dead` with its last error."""
-        with self.transaction() as run:
-            run(
-                "UPDATE outbox SET status = 'dead', last_error = ?, finished_at = ? WHERE id = ?",
-                error,
-                now,
-                item_id,
-            )
+        self._write(
+            "UPDATE outbox SET status = 'dead', last_error = ?, finished_at = ? WHERE id = ?",
+            error,
+            now,
+            item_id,
+        )
 
     def revive(self, item_id: int, now: float, deadline: float) -> bool:
-        """Queue a dead reply again (from the CLI); False when there is no such dead reply."""
-        with self.transaction() as run:
-            changed = run(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, deadline = ?, "
-                "finished_at = NULL WHERE id = ? AND status = 'dead'",
-                now,
-                deadline,
-                item_id,
-            ).rowcount
+        """Queue a dead reply again (CLI or /admin); False when there is no such dead reply."""
+        changed = self._write(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, deadline = ?, "
+            "finished_at = NULL WHERE id = ? AND status = 'dead'",
+            now,
+            deadline,
+            item_id,
+        )
         return changed == 1
+
+    def _write(self, query: str, *params: Any) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+        with self.transaction() as run:
+            return run(query, *params).rowcount
 
     def outbox(self, statuses: Sequence[str] = ("pending", "sending", "dead")) -> list[OutboxItem]:
         marks = ", ".join("?" for _ in statuses)

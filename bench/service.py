@@ -130,8 +130,21 @@ def client(process: int, port: int, limit: int, seconds: float, results: multipr
     results.put((latencies, statuses, errors[0]))
 
 
+def export_revision(revision: str, folder: Path) -> Path:
+    """The project's code at `revision`, to serve as another design in the same run."""
+    target = folder / "code"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def run_design(design: str, api_delay: float, folder: Path) -> Result:
     api_port, web_port = free_port(), free_port()
+    # "before REV": this service as it was at REV (BENCH_BEFORE), e.g. to price a feature.
+    code = export_revision(design.split()[1], folder) if design.startswith("before ") else ROOT
     api = subprocess.Popen(
         [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
     )
@@ -145,14 +158,14 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
         "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
         "RULES_DIR": str(folder / "rules"),
         "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(code),
     }
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            DESIGNS[design],
+            str(code / "gunicorn.conf.py"),
+            DESIGNS.get(design, "app:create_app()"),
         ],
         cwd=folder,
         env=env,
@@ -180,7 +193,7 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
         replied = sum(s.get("replied", 0) for _, s, _ in gathered)
         errors = sum(e for _, _, e in gathered)
         drain_started = time.perf_counter()
-        if design == "ours":  # wait until every queued reply has reached the API
+        if design == "ours" or design.startswith("before "):  # wait for every queued reply
             while (
                 api_stats(api_port)["replies"] < replied
                 and time.perf_counter() - drain_started < 300
@@ -220,15 +233,26 @@ def main() -> None:
     table: dict[tuple[str, float], Result] = {}
     # BENCH_ONLY="ours,bare Flask" and BENCH_DELAYS="0" run a subset while working on one.
     designs = os.environ.get("BENCH_ONLY", ",".join(DESIGNS)).split(",")
+    if os.environ.get("BENCH_BEFORE"):
+        designs.insert(1, f"before {os.environ['BENCH_BEFORE']}")
     delays = [float(d) for d in os.environ.get("BENCH_DELAYS", "0,2").split(",")]
+    # BENCH_ROUNDS=4 runs the designs in turn four times and keeps each one's median run: on a
+    # virtual machine whose speed drifts, that compares like with like.
+    rounds = int(os.environ.get("BENCH_ROUNDS", "1"))
     for api_delay in delays:
+        runs: dict[str, list[Result]] = {design: [] for design in designs}
+        for number in range(rounds):
+            # Every other round in reverse (A B, B A, ...), so a drift in speed hits all alike.
+            for design in designs if number % 2 == 0 else designs[::-1]:
+                with tempfile.TemporaryDirectory() as temp:
+                    folder = Path(temp)
+                    shutil.copytree(ROOT / "rules", folder / "rules")
+                    # The mix's unanswered messages must stay unanswered: no fallback rules.
+                    (folder / "rules" / "90-fallback.toml").unlink()
+                    runs[design].append(run_design(design, api_delay, folder))
         for design in designs:
-            with tempfile.TemporaryDirectory() as temp:
-                folder = Path(temp)
-                shutil.copytree(ROOT / "rules", folder / "rules")
-                # The mix's unanswered messages must stay unanswered: no fallback rules.
-                (folder / "rules" / "90-fallback.toml").unlink()
-                result = run_design(design, api_delay, folder)
+            ordered = sorted(runs[design], key=lambda r: r.requests / r.seconds)
+            result = ordered[len(ordered) // 2]
             table[design, api_delay] = result
             print(
                 f"{design:<11} {api_delay:>3.0f}s {result.requests / result.seconds:>7.0f} "
@@ -242,6 +266,11 @@ def main() -> None:
                     else ""
                 )
             )
+    for (design, api_delay), result in table.items():
+        if design.startswith("before "):
+            now, then = table["ours", api_delay], result
+            change = (now.requests / now.seconds) / (then.requests / then.seconds) - 1
+            print(f"  ours against {design}, API {api_delay:.0f} s: throughput {change:+.0%}")
     if len(table) < len(DESIGNS) * 2:
         return
     ours, bare = table["ours", 0.0], table["bare Flask", 0.0]
