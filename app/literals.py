@@ -8,16 +8,20 @@ classes, in every top-level branch.
 
 from __future__ import annotations
 
+import re
+
 QUANTIFIERS = "?*+{"
 MIN_LITERAL = 3
+# The verbose flag, wherever it is set: `(?x)`, `(?ix)`, `abc(?x) # comment`, `(?x: ...)`.
+_VERBOSE_FLAG = re.compile(r"\(\?[a-zA-Z-]*x")
 
 
 def required_literals(pattern: str) -> tuple[tuple[str, ...], ...] | None:
     """For each top-level branch, the case-folded literal runs it cannot match without, longest
     first; None when some branch has no run of at least MIN_LITERAL characters, or the pattern
     is too unusual to read. A match needs every run of at least one branch in the text."""
-    if "(?x" in pattern or _has_global_verbose(pattern):
-        return None
+    if _VERBOSE_FLAG.search(pattern):
+        return None  # white space and # comments would not be literal
     branches = _top_level_branches(pattern)
     if branches is None:
         return None
@@ -31,10 +35,6 @@ def required_literals(pattern: str) -> tuple[tuple[str, ...], ...] | None:
             return None
         needed.append(tuple(runs))
     return tuple(needed)
-
-
-def _has_global_verbose(pattern: str) -> bool:
-    return "x" in pattern.split(")", 1)[0] if pattern.startswith("(?") else False
 
 
 def _skip_class(text: str, start: int) -> int | None:

@@ -28,6 +28,8 @@ from app.text import fold, normalise
         (r"(?:hello){e<=1}", None),  # fuzzy: the literal itself may differ
         (r"hel{e<=1}lo", None),
         (r"(?x) h e l l o", None),  # verbose: white space is not literal
+        (r"abc(?x) # just a comment", None),
+        (r"(?ix)hello", None),
         (r"\p{L}+abc", None),
         (r"\x41bcd", None),
     ],
