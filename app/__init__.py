@@ -55,6 +55,8 @@ class Runtime:
     def start_background(self) -> None:
         """Start delivery and the rules watcher in this process (idempotent). A thread or a
         session made before gunicorn forks would not survive the fork, so this runs after it."""
+        if self._pid == os.getpid():
+            return  # the common case, on every request: no lock needed
         with self._lock:
             if self._pid == os.getpid():
                 return
