@@ -106,6 +106,14 @@ def service(tmp_path: Path, httpserver: HTTPServer) -> Iterator[tuple[Service, l
 
 def test_admin_page_in_a_real_browser(browser, service, httpserver: HTTPServer, tmp_path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def find(element_id: str):
+        """The element once the page that has it has loaded (a click starts a navigation)."""
+        return WebDriverWait(browser, 15).until(
+            shown.presence_of_element_located((By.ID, element_id))
+        )
 
     running, _ = service
     credentials = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
@@ -119,7 +127,7 @@ def test_admin_page_in_a_real_browser(browser, service, httpserver: HTTPServer, 
 
     questions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "td.question")]
     assert any("discount" in q.lower() for q in questions)
-    assert browser.find_element(By.ID, "unanswered").text == "4"
+    assert find("unanswered").text == "4"
 
     screenshot = tmp_path / "admin.png"
     browser.save_screenshot(str(screenshot))
@@ -129,11 +137,11 @@ def test_admin_page_in_a_real_browser(browser, service, httpserver: HTTPServer, 
     box = browser.find_element(By.NAME, "text")
     box.send_keys("how much is the price list?")
     browser.find_element(By.ID, "try-button").click()
-    result = browser.find_element(By.ID, "try-result").text
+    result = find("try-result").text
     assert "Rule pricing would answer" in result
 
     browser.find_element(By.CSS_SELECTOR, "button.send-again").click()
-    assert "is queued to be sent again" in browser.find_element(By.ID, "notice").text
+    assert "is queued to be sent again" in find("notice").text
     wait_for(
         lambda: [
             r
