@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from werkzeug.exceptions import NotFound
 
 from app.explain import explain
-from app.grouping import draft_rule
+from app.grouping import draft_rules
 from app.insights import build_insights
 from app.responder import DELIVERY_WINDOW_SECONDS
 
@@ -110,13 +110,9 @@ def try_message() -> str:
 def draft() -> str:
     chosen = set(request.form.getlist("group"))
     report = build_insights(runtime().store, time.time(), 365, runtime().settings.timezone)
-    taken = {rule.id for rule in runtime().rules.current.rules}
-    drafts = []
-    for group in report.groups:
-        if group.example in chosen:
-            drafts.append(draft_rule(group, taken))
-            taken.add(drafts[-1].split('"')[1])
-    return page(drafts="\n\n".join(drafts))
+    chosen_groups = [group for group in report.groups if group.example in chosen]
+    taken = (rule.id for rule in runtime().rules.current.rules)
+    return page(drafts=draft_rules(chosen_groups, taken))
 
 
 @blueprint.post("/outbox/<int:item_id>/retry")

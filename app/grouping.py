@@ -87,12 +87,30 @@ def _group(texts: list[str]) -> QuestionGroup:
 
 def draft_rule(group: QuestionGroup, taken_ids: Iterable[str] = ()) -> str:
     """A `[[rule]]` in TOML the owner can paste into a rules file and then edit."""
+    return draft_rules([group], taken_ids)
+
+
+def draft_rules(groups: Iterable[QuestionGroup], taken_ids: Iterable[str] = ()) -> str:
+    """`[[rule]]` tables for several groups, with ids unlike each other and `taken_ids`."""
     taken = set(taken_ids)
+    drafts = []
+    for group in groups:
+        rule_id = _free_id(group, taken)
+        taken.add(rule_id)
+        drafts.append(_rule_toml(group, rule_id))
+    return "\n\n".join(drafts)
+
+
+def _free_id(group: QuestionGroup, taken: set[str]) -> str:
     base = "-".join(group.words[:2]) or "question"
     base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base)[:40]
     rule_id, number = f"draft-{base}", 2
     while rule_id in taken:
         rule_id, number = f"draft-{base}-{number}", number + 1
+    return rule_id
+
+
+def _rule_toml(group: QuestionGroup, rule_id: str) -> str:
     phrases = list(group.words[:3]) or [fold(normalise(group.example))[:40]]
     return "\n".join(
         [

@@ -39,8 +39,10 @@ class Handler:
         now = self.clock()
         rules = self.rules.current
         at = datetime.fromtimestamp(now, UTC)
-        # Matching happens before the transaction so the database lock is held only briefly.
-        matches = list(rules.iter_matches(part.body, at))
+        # Normalised once, for matching and for the insight record; matching happens before
+        # the transaction so the database lock is held only briefly.
+        normalised = normalise(part.body)
+        matches = list(rules.iter_matches_normalised(normalised, at))
         fallbacks = list(rules.active_fallbacks(at))
         decisions: list[Decision] = []
 
@@ -56,7 +58,7 @@ class Handler:
                 quiet_minutes=self.quiet_minutes,
             )
             decisions.append(decision)
-            return self._outcome(decision, part)
+            return self._outcome(decision, normalised)
 
         if self.store.record_lead_message(part.id, part.conversation, now, choose) is None:
             return Decision(DUPLICATE, "part already handled")
@@ -64,12 +66,12 @@ class Handler:
             self.wake_delivery()
         return decisions[-1]
 
-    def _outcome(self, decision: Decision, part: Part) -> LeadOutcome:
+    def _outcome(self, decision: Decision, normalised: str) -> LeadOutcome:
         """The insight record: the text is kept only when no rule but a fallback, or nothing,
         answered (what the owner may want a rule for), and only when retention allows."""
         fallback = decision.match is not None and decision.match.rule.fallback
         unanswered = decision.status == NO_MATCH or fallback
-        text = normalise(part.body)[:MAX_KEPT_TEXT] if unanswered and self.keep_texts else None
+        text = normalised[:MAX_KEPT_TEXT] if unanswered and self.keep_texts else None
         return LeadOutcome(
             status=decision.status,
             rule_id=decision.rule_id,

@@ -72,7 +72,7 @@ def _skip_group(text: str, start: int) -> int | None:
                 return None
             index = after
             continue
-        if char == "(":
+        if char == "(":  # nested groups are counted here, not skipped
             depth += 1
         elif char == ")":
             depth -= 1
@@ -82,19 +82,19 @@ def _skip_group(text: str, start: int) -> int | None:
     return None
 
 
+def _skip_bracketed(text: str, start: int) -> int | None:
+    """Index after the class `[...]` or group `(...)` opening at `start`; None if unclosed."""
+    return _skip_class(text, start) if text[start] == "[" else _skip_group(text, start)
+
+
 def _top_level_branches(pattern: str) -> list[str] | None:
     branches, start, index = [], 0, 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
             index += 2
-        elif char == "[":
-            after = _skip_class(pattern, index)
-            if after is None:
-                return None
-            index = after
-        elif char == "(":
-            after = _skip_group(pattern, index)
+        elif char in "[(":
+            after = _skip_bracketed(pattern, index)
             if after is None:
                 return None
             index = after
@@ -140,13 +140,8 @@ def _mandatory_runs(branch: str) -> list[str] | None:
             if index < len(branch) and branch[index - 1] in "pPNxuUg":
                 return None  # \p{..}, \N{..}, \x41, \g<..>: too rich to read here
             continue
-        if char == "[":
-            after = _skip_class(branch, index)
-            if after is None:
-                return None
-            current, index = _end_run(runs, current), after
-        elif char == "(":
-            after = _skip_group(branch, index)
+        if char in "[(":
+            after = _skip_bracketed(branch, index)
             if after is None:
                 return None
             current, index = _end_run(runs, current), after

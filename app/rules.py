@@ -6,7 +6,7 @@ import difflib
 import logging
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,17 +151,19 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def get(self, rule_id: str) -> Rule | None:
-        return next((rule for rule in self.rules if rule.id == rule_id), None)
-
     def match(self, text: str, at: datetime | None = None) -> RuleMatch | None:
         """The first matching non-fallback rule active at `at`, in rule order (SPEC §5.4)."""
         return next(self.iter_matches(text, at), None)
 
     def iter_matches(self, text: str, at: datetime | None = None) -> Iterator[RuleMatch]:
         """Every matching non-fallback rule active at `at`, lazily, in rule order."""
+        return self.iter_matches_normalised(normalise(text), at)
+
+    def iter_matches_normalised(
+        self, normalised: str, at: datetime | None = None
+    ) -> Iterator[RuleMatch]:
+        """`iter_matches` for text already normalised (by `app.text.normalise`)."""
         at = at or datetime.now(UTC)
-        normalised = normalise(text)
         folded = fold(normalised)
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         phrase_hits = self._phrase_hits(tokens, folded)
@@ -288,7 +290,7 @@ def load_rules(directory: str | Path, default_timezone: ZoneInfo | None = None) 
 def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneInfo) -> RuleSet:
     """Order rules (priority, then file order) and build the word and pattern indexes."""
     ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
-    ordered = [_with_order(rule, order) for order, rule in enumerate(ordered)]
+    ordered = [replace(rule, order=order) for order, rule in enumerate(ordered)]
     index: dict[str, list[tuple[int, Phrase]]] = {}
     needs: dict[int, list[str]] = {}
     always: set[int] = set()
@@ -331,10 +333,6 @@ def _pattern_index(needs: dict[int, list[str]], always: set[int]) -> dict[str, t
             rarest = min(sorted(trigrams(literal)), key=counts.__getitem__)
             index.setdefault(rarest, set()).add(order)
     return {gram: tuple(sorted(orders)) for gram, orders in index.items()}
-
-
-def _with_order(rule: Rule, order: int) -> Rule:
-    return Rule(**{**{f: getattr(rule, f) for f in rule.__dataclass_fields__}, "order": order})
 
 
 def _load_file(path: Path, problems: list[str]) -> list[Rule]:
