@@ -118,6 +118,9 @@ class Delivery:
             log.exception("at=error event=delivery_crashed id=%d", item.id)
         finally:
             self._slots.release()
+            # A reply that waited behind this one in its conversation is due now, not at the
+            # next poll.
+            self._wake.set()
 
     def deliver_next(self) -> bool:
         """Claim and perform the next due reply in this thread, if any; True when one was."""
