@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.dashly import ApiFailure, DashlyClient
-from app.store import OutboxItem, Store, StoreUnavailable
+from app.store import Finished, OutboxItem, Store, StoreUnavailable
 from app.templates import AnswerTemplateError, compile_answer
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,10 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
 
 
 class Delivery:
-    """One per worker process: a claimer thread, woken at once by a new reply and polling for
-    the rest, hands due replies to a few sender threads (a slow API then delays replies in
-    parallel, not one after another)."""
+    """One per worker process: a claimer thread hands due replies to a few sender threads (a
+    slow API then delays replies in parallel, not one after another). The claimer wakes at once
+    for a new reply or a finished send, and polls for the rest; it records finished sends and
+    claims new ones in one transaction."""
 
     def __init__(
         self,
@@ -54,8 +55,10 @@ class Delivery:
         self.rng = random.Random()
         self.senders = senders
         self.text_retention_seconds = text_retention_seconds
-        self._slots = threading.Semaphore(senders)
-        self._wake = threading.Event()
+        self._changed = threading.Condition()
+        self._woken = False  # guarded by _changed, like the two below
+        self._sending = 0
+        self._finished: list[Finished] = []
         self._stop = threading.Event()
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
@@ -70,74 +73,103 @@ class Delivery:
 
     def wake(self) -> None:
         """A reply was committed: send it now rather than at the next poll."""
-        self._wake.set()
+        with self._changed:
+            self._woken = True
+            self._changed.notify()
 
     def stop(self, drain_seconds: float) -> None:
         """Finish the calls in flight, send what is due for up to `drain_seconds`, then stop."""
         self._drain_until = self.clock() + drain_seconds
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
             self._thread.join(drain_seconds + LEASE_SECONDS / 4)
 
     def _run(self) -> None:
         assert self._pool is not None
         while True:
+            with self._changed:
+                idle = self._stop.is_set() and self._sending == 0
+                if not self._woken and not idle:
+                    self._changed.wait(POLL_SECONDS)
+                woken, self._woken = self._woken, False
+                finished, self._finished = self._finished, []
+                sending = self._sending
             stopping = self._stop.is_set()
             if stopping and self.clock() >= self._drain_until:
+                self._keep(finished)
                 break
-            self._slots.acquire()
-            item = self._claim_quietly()
-            if item is not None:
-                self._pool.submit(self._send_and_free_slot, item)
+            if not (stopping or woken or finished or self._due()):
+                self._prune_quietly()
                 continue
-            self._slots.release()
-            if stopping:
-                break
-            try:
-                self._prune_now_and_then()
-            except Exception:  # housekeeping must never stop delivery
-                log.exception("at=error event=prune_failed")
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
-        self._pool.shutdown(wait=True)
+            claimed = self._record(finished, limit=self.senders - sending)
+            for item in claimed:
+                with self._changed:
+                    self._sending += 1
+                self._pool.submit(self._send_and_report, item)
+            if stopping and not claimed and sending == 0:
+                break  # nothing in flight and nothing due: drained
+        self._pool.shutdown(wait=True)  # the calls in flight end, then are recorded
+        with self._changed:
+            finished, self._finished = self._finished, []
+        self._record(finished, limit=0)
 
-    def _claim_quietly(self) -> OutboxItem | None:
+    def _keep(self, finished: list[Finished]) -> None:
+        """Put finished sends back, to be recorded with the next transaction."""
+        with self._changed:
+            self._finished[:0] = finished
+
+    def _due(self) -> bool:
+        """Whether a reply is due now: a cheap read, so an idle poll takes no write lock."""
         try:
-            return self._claim()
+            due_at = self.store.next_due_at()
+        except Exception:
+            log.exception("at=error event=claim_failed")
+            return False
+        return due_at is not None and due_at <= self.clock()
+
+    def _record(self, finished: list[Finished], limit: int) -> list[OutboxItem]:
+        """Record finished sends and claim up to `limit` due replies; on a store error the
+        finished ones are kept for the next try (otherwise their lease would run out and they
+        would be sent twice)."""
+        if not finished and limit <= 0:
+            return []
+        try:
+            return self.store.finish_and_claim(finished, self.clock(), LEASE_SECONDS, limit)
         except StoreUnavailable as error:
             log.error("at=error event=delivery_store_unavailable error=%r", str(error))
         except Exception:  # a thread that dies here would stop delivery for good
             log.exception("at=error event=claim_failed")
-        return None
+        self._keep(finished)
+        return []
 
-    def _send_and_free_slot(self, item: OutboxItem) -> None:
+    def _send_and_report(self, item: OutboxItem) -> None:
+        done = None
         try:
-            self._send(item)
+            done = self._send(item)
         except Exception:  # one bad reply must not stop delivery for everyone
             log.exception("at=error event=delivery_crashed id=%d", item.id)
         finally:
-            self._slots.release()
-            # A reply that waited behind this one in its conversation is due now, not at the
-            # next poll.
-            self._wake.set()
+            with self._changed:
+                self._sending -= 1
+                if done is not None:
+                    self._finished.append(done)
+                self._woken = True
+                self._changed.notify()
 
     def deliver_next(self) -> bool:
         """Claim and perform the next due reply in this thread, if any; True when one was."""
-        item = self._claim()
+        item = self.store.claim_due(self.clock(), LEASE_SECONDS)
         if item is None:
             return False
-        self._send(item)
+        done = self._send(item)
+        if done is not None:
+            self.store.finish(done.item_id, done.status, done.at)
         return True
 
-    def _claim(self) -> OutboxItem | None:
-        now = self.clock()
-        due_at = self.store.next_due_at()
-        if due_at is None or due_at > now:
-            return None
-        return self.store.claim_due(now, LEASE_SECONDS)
-
-    def _send(self, item: OutboxItem) -> None:
+    def _send(self, item: OutboxItem) -> Finished | None:
+        """Perform the reply's remaining actions. Delivered: what to record (the caller
+        records it); otherwise the retry or the burial is recorded here and None returned."""
         started = time.perf_counter()
         step = item.step
         try:
@@ -147,13 +179,12 @@ class Delivery:
                     self.store.complete_step(item.id, step + 1, self.clock() + LEASE_SECONDS)
         except ApiFailure as failure:
             self._failed(item.id, item.conversation, item.deadline, item.attempts, step, failure)
-            return
+            return None
         except AnswerTemplateError as error:
             self.store.bury(item.id, str(error), self.clock())
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
-            return
+            return None
         status = "dry_run" if self.client is None else "done"
-        self.store.finish(item.id, status, self.clock())
         log.info(
             "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
             item.id,
@@ -163,6 +194,7 @@ class Delivery:
             status,
             (time.perf_counter() - started) * 1000,
         )
+        return Finished(item.id, status, self.clock())
 
     def _perform(self, conversation: str, random_id: int, action: dict[str, Any]) -> None:
         kind = action["do"]
@@ -229,6 +261,12 @@ class Delivery:
                 attempts,
                 error,
             )
+
+    def _prune_quietly(self) -> None:
+        try:
+            self._prune_now_and_then()
+        except Exception:  # housekeeping must never stop delivery
+            log.exception("at=error event=prune_failed")
 
     def _prune_now_and_then(self) -> None:
         now = self.clock()

@@ -60,7 +60,11 @@ class Handler:
             decisions.append(decision)
             return self._outcome(decision, normalised)
 
-        if self.store.record_lead_message(part.id, part.conversation, now, choose) is None:
+        may_answer = bool(matches or fallbacks)
+        if (
+            self.store.record_lead_message(part.id, part.conversation, now, choose, may_answer)
+            is None
+        ):
             return Decision(DUPLICATE, "part already handled")
         if decisions[-1].reply is not None:
             self.wake_delivery()

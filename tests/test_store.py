@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store import ConversationMemory, LeadOutcome, NewReply, Store
+from app.store import ConversationMemory, Finished, LeadOutcome, NewReply, Store
 
 
 def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:
@@ -55,9 +55,11 @@ def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
         return queued(reply_for("1"))
 
     assert store.record_lead_message("1", "100", 1_000_000.0, decide) == queued(reply_for("1"))
+    # The repeat is recognised when its outcome is recorded; all it did is rolled back.
     assert store.record_lead_message("1", "100", 1_000_001.0, decide) is None
-    assert seen == [ConversationMemory()]
+    assert seen[0] == ConversationMemory()
     assert store.memory("100").answered_rules == frozenset({"greeting"})
+    assert len(store.lead_outcomes(0)) == 1
     [item] = store.outbox()
     assert (item.part_id, item.status, item.random_id, item.actions) == (
         "1",
@@ -65,6 +67,24 @@ def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
         12345,
         ({"do": "reply", "body": "Hi"},),
     )
+
+
+def test_a_message_no_rule_can_answer_reads_the_silence_and_creates_no_conversation(
+    store: Store,
+) -> None:
+    seen: list[ConversationMemory] = []
+
+    def decide(memory: ConversationMemory) -> LeadOutcome:
+        seen.append(memory)
+        return NOTHING
+
+    store.record_operator_message("o1", "300", 1_000_000.0)
+    assert store.record_lead_message("2", "300", 1_000_010.0, decide, may_answer=False)
+    assert store.record_lead_message("3", "301", 1_000_010.0, decide, may_answer=False)
+    assert store.record_lead_message("3", "301", 1_000_011.0, decide, may_answer=False) is None
+    assert seen[:2] == [ConversationMemory(operator_at=1_000_000.0), ConversationMemory()]
+    assert store._read("SELECT conversation FROM conversations") == [("300",)]
+    assert [outcome[1] for outcome in store.lead_outcomes(0)] == ["no_match", "no_match"]
 
 
 def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_url: str) -> None:
@@ -190,3 +210,21 @@ def test_replies_in_one_conversation_are_claimed_in_order(store: Store) -> None:
     assert store.claim_due(1_000_005.0, 60) is None  # still behind its failing predecessor
     store.finish(store.claim_due(1_000_010.0, 60).id, "done", 1_000_010.0)
     assert store.claim_due(1_000_010.0, 60).part_id == "2"
+
+
+def test_one_transaction_records_finished_replies_and_claims_several(store: Store) -> None:
+    for part_id, conversation in (("1", "100"), ("2", "100"), ("3", "200"), ("4", "300")):
+        store.record_lead_message(
+            part_id,
+            conversation,
+            1_000_000.0 + int(part_id),
+            lambda m, p=part_id, c=conversation: queued(reply_for(p, c)),
+        )
+    claimed = store.finish_and_claim((), 1_000_010.0, 60, limit=2)
+    assert [item.part_id for item in claimed] == ["1", "3"]  # oldest first, "2" behind "1"
+    done = [Finished(item.id, "done", 1_000_011.0) for item in claimed]
+    claimed = store.finish_and_claim(done, 1_000_011.0, 60, limit=5)
+    assert [item.part_id for item in claimed] == ["2", "4"]
+    assert store.outbox_counts() == {"done": 2, "sending": 2}
+    assert store.finish_and_claim([Finished(claimed[0].id, "done", 1.0)], 1e6, 60, 0) == []
+    assert store.outbox_counts() == {"done": 3, "sending": 1}

@@ -35,7 +35,7 @@ def stored_rows(app: Flask) -> int:
     """Rows in every table of the real SQLite file: what a refused request must not add."""
     path = app.extensions["autoresponder"].settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
-        tables = ("handled_parts", "conversations", "answered_rules", "outbox")
+        tables = ("handled_parts", "lead_messages", "conversations", "answered_rules", "outbox")
         return sum(connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables)
 
 
