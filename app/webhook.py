@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -37,9 +39,10 @@ def read_fields() -> dict[str, Any]:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise Rejected(413, f"the body is larger than {limit} bytes")
-    if request.mimetype in FORM_TYPES:
-        return {key: request.form.get(key) for key in request.form}
-    if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+    mimetype = request.mimetype
+    if mimetype in FORM_TYPES:
+        return request.form.to_dict()  # the first value of each field
+    if mimetype == "application/json" or mimetype.endswith("+json"):
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise Rejected(400, "the body is not a JSON object")
@@ -82,7 +85,17 @@ def receive_webhook() -> Any:
         decision.reason,
         (time.perf_counter() - started) * 1000,
     )
-    return {"status": decision.status}
+    return _status_response(decision.status)
+
+
+@lru_cache(maxsize=8)
+def _status_body(status: str) -> bytes:
+    return json.dumps({"status": status}).encode()
+
+
+def _status_response(status: str) -> Response:
+    """`{"status": ...}`, serialised once per status: the answer to every webhook."""
+    return current_app.response_class(_status_body(status), mimetype="application/json")
 
 
 @blueprint.get("/healthz")
