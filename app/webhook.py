@@ -90,7 +90,7 @@ def receive_webhook() -> Any:
 
 @lru_cache(maxsize=8)
 def _status_body(status: str) -> bytes:
-    return json.dumps({"status": status}).encode()
+    return json.dumps({"status": status}, separators=(",", ":")).encode()  # as jsonify writes it
 
 
 def _status_response(status: str) -> Response:

@@ -68,6 +68,11 @@ def test_string_ids_and_russian_text(client: FlaskClient, dashly_api: HTTPServer
     assert sent_form(request)["body"].startswith("Тарифы от 700")
 
 
+def test_the_answer_is_compact_json(client: FlaskClient) -> None:
+    response = post(client, lead_part("hello", part_id=23, conversation=11))
+    assert (response.mimetype, response.data) == ("application/json", b'{"status":"replied"}')
+
+
 def test_json_and_base64_bodies_are_accepted(client: FlaskClient) -> None:
     part = lead_part("hello", part_id=21, conversation=9)
     as_json = {"conversation": part, "type": "conversation", "token": WEBHOOK_TOKEN}
