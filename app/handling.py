@@ -60,13 +60,12 @@ class Handler:
             decisions.append(decision)
             return self._outcome(decision, normalised)
 
+        store = self.store
         may_answer = bool(matches or fallbacks)
-        if (
-            self.store.record_lead_message(part.id, part.conversation, now, choose, may_answer)
-            is None
-        ):
+        outcome = store.record_lead_message(part.id, part.conversation, now, choose, may_answer)
+        if outcome is None:
             return Decision(DUPLICATE, "part already handled")
-        if decisions[-1].reply is not None:
+        if outcome.reply is not None:
             self.wake_delivery()
         return decisions[-1]
 
