@@ -4,64 +4,73 @@
 
 Answers every call after DELAY_SECONDS; GET /stats tells how many replies arrived and how many
 distinct random_ids they carried (a duplicate delivery shows as the difference).
+
+A small asyncio server that reads each request's head and body and answers with bytes made at
+start. Dashly's servers cost the service nothing in production, while on this machine whatever
+the stand-in spends is taken from the service under test: a thread-per-connection `http.server`
+took about 0.5 ms of CPU per call (4% of the machine at the benchmark's rate), this a tenth.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-LOCK = threading.Lock()
 RANDOM_IDS: list[str] = []
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Without this, every small answer waits ~40 ms for a delayed ACK, and the benchmark would
-    # measure the stand-in instead of the service.
-    disable_nagle_algorithm = True
-    delay = 0.0
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def answer(self, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path == "/stats":
-            with LOCK:
-                self.answer({"replies": len(RANDOM_IDS), "unique": len(set(RANDOM_IDS))})
-            return
-        time.sleep(self.delay)
-        self.answer({"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        fields = parse_qs(self.rfile.read(length).decode())
-        time.sleep(self.delay)
-        if self.path.split("?", 1)[0].endswith("/reply"):
-            with LOCK:
-                RANDOM_IDS.append(fields.get("random_id", ["?"])[0])
-        self.answer({"meta": {"status": 200}, "data": {}})
+def response(payload: dict) -> bytes:
+    body = json.dumps(payload).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
 
 
-def main() -> None:
-    port, delay = int(sys.argv[1]), float(sys.argv[2])
-    Handler.delay = delay
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+DONE = response({"meta": {"status": 200}, "data": {}})
+LEAD = response({"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}})
+
+
+def answer(method: str, target: str, body: bytes) -> bytes:
+    path = target.split("?", 1)[0]
+    if method == "GET" and path == "/stats":
+        return response({"replies": len(RANDOM_IDS), "unique": len(set(RANDOM_IDS))})
+    if method == "POST" and path.endswith("/reply"):
+        fields = parse_qs(body.decode())
+        RANDOM_IDS.append(fields.get("random_id", ["?"])[0])
+    return LEAD if method == "GET" else DONE
+
+
+async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """One keep-alive connection: requests one after another until the client closes it."""
+    try:
+        while True:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            request_line, *header_lines = head.split("\r\n")
+            method, target, _ = request_line.split(" ", 2)
+            length = 0
+            for line in header_lines:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            body = await reader.readexactly(length) if length else b""
+            if delay:
+                await asyncio.sleep(delay)
+            writer.write(answer(method, target, body))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the client closed the connection
+    finally:
+        writer.close()
+
+
+async def main(port: int, delay: float) -> None:
+    # asyncio sets TCP_NODELAY on its sockets: no answer waits ~40 ms for a delayed ACK.
+    server = await asyncio.start_server(
+        lambda reader, writer: serve(reader, writer, delay), "127.0.0.1", port, backlog=256
+    )
+    async with server:
+        await server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
