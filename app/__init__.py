@@ -53,8 +53,9 @@ class Runtime:
             self.delivery.wake()
 
     def start_background(self) -> None:
-        """Start delivery and the rules watcher in this process (idempotent). A thread or a
-        session made before gunicorn forks would not survive the fork, so this runs after it."""
+        """Start delivery, the rules watcher and SQLite checkpoints in this process
+        (idempotent). A thread or a session made before gunicorn forks would not survive the
+        fork, so this runs after it."""
         if self._pid == os.getpid():
             return  # the common case, on every request: no lock needed
         with self._lock:
@@ -70,13 +71,15 @@ class Runtime:
                 self.store, client, text_retention_seconds=settings.insight_retention_days * 86400
             )
             self.delivery.start()
-            watcher = threading.Thread(
-                target=self.rules.watch, args=(self._stop,), name="rules-watch", daemon=True
-            )
-            watcher.start()
+            for name, loop in (
+                ("rules-watch", self.rules.watch),
+                ("store-checkpoint", self.store.keep_checkpointing),
+            ):
+                threading.Thread(target=loop, args=(self._stop,), name=name, daemon=True).start()
 
     def stop_background(self, drain_seconds: float) -> None:
-        """Stop watching rules; let delivery send what is due for up to `drain_seconds`."""
+        """Stop watching rules and checkpointing; let delivery send what is due for up to
+        `drain_seconds`."""
         self._stop.set()
         if self.delivery is not None and self._pid == os.getpid():
             self.delivery.stop(drain_seconds)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +233,40 @@ def test_one_transaction_records_finished_replies_and_claims_several(store: Stor
     assert store.outbox_counts() == {"done": 2, "sending": 2}
     assert store.finish_and_claim([Finished(claimed[0].id, "done", 1.0)], 1e6, 60, 0) == []
     assert store.outbox_counts() == {"done": 3, "sending": 1}
+
+
+def recorded_parts_in_database_file(url: str, copy: Path) -> set[str]:
+    """The lead parts the database file holds by itself, without its WAL."""
+    shutil.copyfile(url.removeprefix("sqlite:///"), copy)
+    with closing(sqlite3.connect(copy)) as connection:
+        return {row[0] for row in connection.execute("SELECT part_id FROM lead_messages")}
+
+
+def test_a_checkpoint_moves_the_wal_into_the_database_file(sqlite_url: str, tmp_path: Path) -> None:
+    store = Store(sqlite_url)
+    store.migrate()
+    store.checkpoint()  # the schema
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: NOTHING)
+    # Writers no longer checkpoint every 1,000 pages: the message is in the WAL only...
+    assert recorded_parts_in_database_file(sqlite_url, tmp_path / "a.sqlite3") == set()
+    store.checkpoint()
+    # ...until a checkpoint, made on a connection of its own, copies it back.
+    assert recorded_parts_in_database_file(sqlite_url, tmp_path / "b.sqlite3") == {"1"}
+
+
+def test_checkpoints_run_until_stopped(database_url: str, tmp_path: Path) -> None:
+    store = Store(database_url)
+    store.migrate()
+    store.checkpoint()  # the schema (on PostgreSQL: nothing to do)
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: NOTHING)
+    stop = threading.Event()
+    thread = threading.Thread(target=store.keep_checkpointing, args=(stop,), daemon=True)
+    thread.start()
+    if store.dialect == "sqlite":
+        deadline = time.monotonic() + 10
+        while recorded_parts_in_database_file(database_url, tmp_path / "copy.sqlite3") != {"1"}:
+            assert time.monotonic() < deadline, "no checkpoint within 10 s"
+            time.sleep(0.1)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
