@@ -289,8 +289,8 @@ class Store:
 
     def checkpoint(self) -> None:
         """Copy SQLite's WAL back into the database file (nothing to do on PostgreSQL). A
-        passive checkpoint on a connection of its own: writers neither wait for it nor hold
-        it up, where SQLite's automatic one runs inside a writer's commit."""
+        passive checkpoint on a connection of its own: no writer waits for it, where SQLite's
+        automatic one runs inside a writer's commit."""
         if self.dialect != "sqlite":
             return
         try:

@@ -247,7 +247,7 @@ def test_a_checkpoint_moves_the_wal_into_the_database_file(sqlite_url: str, tmp_
     store.migrate()
     store.checkpoint()  # the schema
     store.record_lead_message("1", "100", 1_000_000.0, lambda m: NOTHING)
-    # Writers no longer checkpoint every 1,000 pages: the message is in the WAL only...
+    # The message is in the WAL only...
     assert recorded_parts_in_database_file(sqlite_url, tmp_path / "a.sqlite3") == set()
     store.checkpoint()
     # ...until a checkpoint, made on a connection of its own, copies it back.
