@@ -103,9 +103,9 @@ class Delivery:
                 self._prune_quietly()
                 continue
             claimed = self._record(finished, limit=self.senders - sending)
+            with self._changed:
+                self._sending += len(claimed)
             for item in claimed:
-                with self._changed:
-                    self._sending += 1
                 self._pool.submit(self._send_and_report, item)
             if stopping and not claimed and sending == 0:
                 break  # nothing in flight and nothing due: drained

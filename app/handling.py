@@ -60,9 +60,10 @@ class Handler:
             decisions.append(decision)
             return self._outcome(decision, normalised)
 
-        store = self.store
         may_answer = bool(matches or fallbacks)
-        outcome = store.record_lead_message(part.id, part.conversation, now, choose, may_answer)
+        outcome = self.store.record_lead_message(
+            part.id, part.conversation, now, choose, may_answer
+        )
         if outcome is None:
             return Decision(DUPLICATE, "part already handled")
         if outcome.reply is not None:

@@ -17,7 +17,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,9 @@ _CLAIM = (
     "ORDER BY next_attempt_at LIMIT ? {SKIP_LOCKED}{END_IDS} RETURNING " + _OUTBOX_COLUMNS
 )
 _FINISH = "UPDATE outbox SET status = ?, finished_at = ?, last_error = NULL WHERE id = ?"
+# What can keep the bot silent in a conversation.
+_SILENCE = "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?"
+_ANSWERED = "SELECT rule_id FROM answered_rules WHERE conversation = ?"
 
 
 @dataclass(frozen=True)
@@ -272,16 +275,9 @@ class Store:
     def _drop_connection(self) -> None:
         if self.dialect == "sqlite":
             connection, self._shared = self._shared, None
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    connection.close()
-            return
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            # Closing a broken connection may fail too; it is gone either way.
-            with contextlib.suppress(Exception):
-                connection.close()
+        else:
+            connection, self._local.connection = getattr(self._local, "connection", None), None
+        _close_quietly(connection)
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -299,9 +295,7 @@ class Store:
             self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:
             connection, self._checkpointer = self._checkpointer, None
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    connection.close()
+            _close_quietly(connection)
             raise StoreUnavailable(f"state store error: {_describe(error)}") from error
 
     def keep_checkpointing(self, stop: threading.Event) -> None:
@@ -454,22 +448,15 @@ class Store:
             conversation,
             now,
         )
-        lock = " FOR UPDATE" if self.dialect == "postgres" else ""
-        operator_at, handed_off_at = run(
-            "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?" + lock,
-            conversation,
-        ).fetchone()
-        answered = run(
-            "SELECT rule_id FROM answered_rules WHERE conversation = ?", conversation
-        ).fetchall()
-        return ConversationMemory(frozenset(r[0] for r in answered), operator_at, handed_off_at)
+        silence = self._silence(run, conversation, lock=self.dialect == "postgres")
+        answered = run(_ANSWERED, conversation).fetchall()
+        return replace(silence, answered_rules=frozenset(r[0] for r in answered))
 
-    def _silence(self, run: Callable[..., Any], conversation: str) -> ConversationMemory:
+    def _silence(
+        self, run: Callable[..., Any], conversation: str, lock: bool = False
+    ) -> ConversationMemory:
         """What can keep the bot silent in a conversation (no answered rules): one read."""
-        row = run(
-            "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?",
-            conversation,
-        ).fetchone()
+        row = run(_SILENCE + (" FOR UPDATE" if lock else ""), conversation).fetchone()
         return ConversationMemory(frozenset(), *row) if row else ConversationMemory()
 
     def _queue(self, run: Callable[..., Any], reply: NewReply, now: float) -> None:
@@ -535,13 +522,8 @@ class Store:
 
     def memory(self, conversation: str) -> ConversationMemory:
         """The conversation's memory, read outside any decision (for tests and the CLI)."""
-        rows = self._read(
-            "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?",
-            conversation,
-        )
-        answered = self._read(
-            "SELECT rule_id FROM answered_rules WHERE conversation = ?", conversation
-        )
+        rows = self._read(_SILENCE, conversation)
+        answered = self._read(_ANSWERED, conversation)
         operator_at, handed_off_at = rows[0] if rows else (None, None)
         return ConversationMemory(frozenset(r[0] for r in answered), operator_at, handed_off_at)
 
@@ -691,6 +673,13 @@ def _switch_to_wal(connection: sqlite3.Connection) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _close_quietly(connection: Any) -> None:
+    """Close a connection that may be broken: closing may fail too, and it is gone either way."""
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def _postgres_errors() -> type[Exception]:
