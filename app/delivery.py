@@ -26,6 +26,10 @@ MAX_RETRY_SECONDS = 120.0
 PRUNE_EVERY_SECONDS = 3600.0
 # Calls to the API in flight at once per worker; they wait on the network, not the CPU.
 SENDERS = 8
+# Under load the claimer runs at most once per this many seconds: the replies and finished sends
+# of that time share one transaction and one wake-up, where a round for each costs more CPU than
+# the webhook that queued it. A reply to an idle service is still claimed at once.
+ROUND_SECONDS = 0.02
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -38,8 +42,8 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
 class Delivery:
     """One per worker process: a claimer thread hands due replies to a few sender threads (a
     slow API then delays replies in parallel, not one after another). The claimer wakes at once
-    for a new reply or a finished send, and polls for the rest; it records finished sends and
-    claims new ones in one transaction."""
+    for a new reply or a finished send (under load, at most once per ROUND_SECONDS), and polls
+    for the rest; it records finished sends and claims new ones in one transaction."""
 
     def __init__(
         self,
@@ -87,11 +91,19 @@ class Delivery:
 
     def _run(self) -> None:
         assert self._pool is not None
+        last_round = time.monotonic() - ROUND_SECONDS
         while True:
             with self._changed:
                 idle = self._stop.is_set() and self._sending == 0
                 if not self._woken and not idle:
                     self._changed.wait(POLL_SECONDS)
+            # Soon after the last round, wait for the rest of its window: what arrives meanwhile
+            # joins this round.
+            pause = last_round + ROUND_SECONDS - time.monotonic()
+            if pause > 0:
+                self._stop.wait(pause)
+            last_round = time.monotonic()
+            with self._changed:
                 woken, self._woken = self._woken, False
                 finished, self._finished = self._finished, []
                 sending = self._sending

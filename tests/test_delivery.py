@@ -7,6 +7,7 @@ takes no real time.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
@@ -189,6 +190,51 @@ def test_tags_and_assign_follow_the_reply_and_a_retry_does_not_repeat_the_reply(
     assert paths == ["reply", "tag", "tag", "assign"]
     assign = parse_qs(httpserver.log[-1][0].get_data(as_text=True))
     assert assign == {"admin": ["14709"], "from_admin": ["default_admin"]}
+
+
+def test_a_burst_of_replies_is_sent_once_each_in_order_within_each_conversation(
+    store: Store, httpserver: HTTPServer
+) -> None:
+    """The claimer's own loop, on the real clock: replies queued faster than it runs share
+    its rounds, and none is lost, repeated or overtaken in its conversation."""
+    httpserver.expect_request(re.compile(r"/conversations/\d+/reply")).respond_with_handler(
+        responses((200, {}))
+    )
+    delivery = Delivery(store, DashlyClient(httpserver.url_for("/"), "k", "a"), time.time)
+    delivery.start()
+    try:
+        for number in range(1, 25):
+            conversation = str(100 + number % 4)
+            now = time.time()
+            reply = NewReply(
+                str(number),
+                conversation,
+                "greeting",
+                number,
+                ({"do": "reply", "body": "Hi"},),
+                now + DELIVERY_WINDOW_SECONDS,
+            )
+            store.record_lead_message(
+                str(number),
+                conversation,
+                now,
+                lambda memory, reply=reply: LeadOutcome("replied", "greeting", reply=reply),
+            )
+            delivery.wake()
+        deadline = time.monotonic() + 20
+        while store.outbox(("pending", "sending")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        delivery.stop(drain_seconds=5)
+    sent = [
+        (request.path.split("/")[2], int(parse_qs(request.get_data(as_text=True))["random_id"][0]))
+        for request, _ in httpserver.log
+    ]
+    assert sorted(number for _, number in sent) == list(range(1, 25))
+    for conversation in ("100", "101", "102", "103"):
+        numbers = [number for to, number in sent if to == conversation]
+        assert numbers == sorted(numbers) and len(numbers) == 6
+    assert store.outbox_counts() == {"done": 24}
 
 
 def test_dry_run_sends_nothing_and_marks_the_reply(store: Store, clock: Clock) -> None:
