@@ -106,6 +106,27 @@ def test_reply_posts_the_documented_form(httpserver: HTTPServer) -> None:
     httpserver.check_assertions()
 
 
+def test_an_api_url_with_a_path_keeps_it_in_every_call(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/api/conversations/5/tag", method="POST").respond_with_json(
+        {"meta": {"status": 200}, "data": {}}
+    )
+    httpserver.expect_oneshot_request("/api/users/77").respond_with_json(
+        {"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}
+    )
+    client = DashlyClient(httpserver.url_for("/api/"), "key", "default_admin")
+    client.add_tag("5", "vip")
+    assert client.lead_name("77") == "Anna"
+    httpserver.check_assertions()
+
+
+def test_a_redirect_is_not_followed(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/conversations/5/reply").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.1:9/elsewhere"}
+    )
+    with pytest.raises(ApiFailure, match="HTTP 302"):
+        DashlyClient(httpserver.url_for("/"), "key", "default_admin").reply("5", "x", 1)
+
+
 @pytest.mark.parametrize(
     ("status", "retryable"), [(500, True), (503, True), (429, True), (400, False), (401, False)]
 )
