@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.mix import webhook_forms  # noqa: E402
 
 TOKEN = "bench-webhook-token"
+WORKERS = 2
 CLIENT_PROCESSES = 2
 THREADS_PER_PROCESS = 4
 SECONDS = 8.0
@@ -76,6 +77,34 @@ def wait_until_up(port: int, path: str = "/healthz", timeout: float = 30.0) -> N
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing answers on port {port}")
+
+
+def wait_for_workers(master: int, count: int, timeout: float = 30.0) -> None:
+    """Wait until gunicorn has forked all its workers, then a second more for their start-up
+    hook. The first worker up answers the health check; load sent then opens every keep-alive
+    connection on that worker, where they stay for the whole run while the other one idles
+    (runs at about half speed, for any design, were this)."""
+    deadline = time.monotonic() + timeout
+    while len(children(master)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start {count} workers")
+        time.sleep(0.05)
+    time.sleep(1.0)
+
+
+def children(pid: int) -> list[int]:
+    """The ids of a process's children (Linux: from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # the process ended meanwhile
+                continue
+            # The fields after the command name (which may hold spaces): state, then ppid.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def api_stats(port: int) -> dict:
@@ -155,7 +184,7 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
     env = {
         **os.environ,
         "PORT": str(web_port),
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": str(WORKERS),
         "DASHLY_WEBHOOK_TOKEN": TOKEN,
         "DASHLY_API_TOKEN": os.environ.get("BENCH_API_TOKEN", "bench-api-key"),
         "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
@@ -179,6 +208,7 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
     try:
         wait_until_up(api_port, "/stats")
         wait_until_up(web_port)
+        wait_for_workers(server.pid, WORKERS)
         queue: multiprocessing.Queue = multiprocessing.Queue()
         limit = MAX_REQUESTS
         processes = [
@@ -232,8 +262,9 @@ def round_ratios(mine: list[Result], other: list[Result]) -> list[float]:
 def main() -> None:
     print(
         f"service benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; gunicorn.conf.py with 2 "
-        f"workers; load: {CLIENT_PROCESSES * THREADS_PER_PROCESS} connections, closed loop, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"gunicorn.conf.py with {WORKERS} workers; "
+        f"load: {CLIENT_PROCESSES * THREADS_PER_PROCESS} connections, closed loop, "
         f"up to {SECONDS:.0f} s; mix: 4 operator/system, 4 unanswered, 2 answered in 10"
     )
     print(
