@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.responder import DELIVERY_WINDOW_SECONDS  # noqa: E402
 from bench.mix import webhook_forms  # noqa: E402
 
 TOKEN = "bench-webhook-token"
@@ -52,12 +53,22 @@ class Result:
     errors: int
     replied: int
     delivered: int
+    calls: int
     unique: int
     drain_seconds: float
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def duplicates(self) -> int:
+        """Reply calls that repeated a random_id the API had already received."""
+        return self.calls - self.unique
+
+    @property
+    def delivered_once(self) -> bool:
+        return self.unique == self.replied and self.duplicates == 0
 
 
 def free_port() -> int:
@@ -227,10 +238,12 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
         replied = sum(s.get("replied", 0) for _, s, _ in gathered)
         errors = sum(e for _, _, e in gathered)
         drain_started = time.perf_counter()
-        if design == "ours" or design.startswith("before "):  # wait for every queued reply
+        # Wait for every queued reply, as long as the service keeps trying one (with a 2 s API
+        # and 16 calls in flight, the replies queued in 8 s take about 5 minutes).
+        if design == "ours" or design.startswith("before "):
             while (
                 api_stats(api_port)["replies"] < replied
-                and time.perf_counter() - drain_started < 300
+                and time.perf_counter() - drain_started < DELIVERY_WINDOW_SECONDS
             ):
                 time.sleep(0.2)
             time.sleep(1.0)  # a duplicate would show up now
@@ -243,6 +256,7 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
             errors=errors,
             replied=replied if design == "ours" else stats["replies"],
             delivered=delivered_during_load,
+            calls=stats["replies"],
             unique=stats["unique"],
             drain_seconds=time.perf_counter() - drain_started if design == "ours" else 0.0,
         )
@@ -251,6 +265,12 @@ def run_design(design: str, api_delay: float, folder: Path) -> Result:
         server.wait(60)
         api.kill()
         api.wait()
+
+
+def delivered_count(result: Result) -> str:
+    if result.unique == result.replied:
+        return f"all {result.unique}"
+    return f"only {result.unique} of {result.replied}"
 
 
 def round_ratios(mine: list[Result], other: list[Result]) -> list[float]:
@@ -301,10 +321,10 @@ def main() -> None:
                 f"{design:<11} {api_delay:>3.0f}s {result.rate:>7.0f} "
                 f"{result.p50_ms:>7.1f} {result.p99_ms:>8.1f} {result.errors:>6} "
                 f"{result.replied:>7} {result.delivered / result.seconds:>7.1f} "
-                f"{result.replied - result.unique if design == 'ours' else '-':>5}"
+                f"{result.duplicates if design == 'ours' else '-':>5}"
                 + (
-                    f"   (all {result.unique} delivered {result.drain_seconds:.0f} s after the "
-                    "load)"
+                    f"   ({delivered_count(result)} delivered {result.drain_seconds:.0f} s "
+                    "after the load)"
                     if design == "ours" and api_delay
                     else ""
                 )
@@ -329,8 +349,10 @@ def main() -> None:
         (f"2 s API changes p99 by {p99_change:.0%} (< 50%)", p99_change < 0.5),
         ("no errors", all(r.errors == 0 for (d, _), r in table.items() if d == "ours")),
         (
-            "every reply delivered once",
-            all(r.unique == r.replied for (d, _), r in table.items() if d == "ours"),
+            "every reply delivered once, in every run",
+            all(
+                r.delivered_once for (d, _), runs in every_run.items() if d == "ours" for r in runs
+            ),
         ),
     ]
     for text, ok in checks:
