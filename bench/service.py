@@ -93,8 +93,8 @@ def wait_until_up(port: int, path: str = "/healthz", timeout: float = 30.0) -> N
 def wait_for_workers(master: int, count: int, timeout: float = 30.0) -> None:
     """Wait until gunicorn has forked all its workers, then a second more for their start-up
     hook. The first worker up answers the health check; load sent then opens every keep-alive
-    connection on that worker, where they stay for the whole run while the other one idles
-    (runs at about half speed, for any design, were this)."""
+    connection on that worker, where they stay for the whole run while the other one idles:
+    such runs came out at about half speed, for any design."""
     deadline = time.monotonic() + timeout
     while len(children(master)) < count:
         if time.monotonic() > deadline:
