@@ -166,14 +166,14 @@ class DashlyClient:
     """
 
     def __init__(self, base_url: str, api_token: str, from_admin: str) -> None:
-        self.base_url = base_url.rstrip("/")
+        base_url = base_url.rstrip("/")
         self.from_admin = from_admin
         # The API's path prefix (such as /api): the pool is given paths, not whole URLs.
-        self._prefix = urlsplit(self.base_url).path
+        self._prefix = urlsplit(base_url).path
         # No proxy or .netrc look-ups (requests' trust_env), no automatic retries and no
         # redirects followed: delivery owns the retry policy.
         self.pool = urllib3.connection_from_url(
-            self.base_url,
+            base_url,
             maxsize=16,
             retries=False,
             headers={"Authorization": f"Token {api_token}", "User-Agent": "dashly-autoresponder"},

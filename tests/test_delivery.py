@@ -53,10 +53,19 @@ def delivery(store: Store, httpserver: HTTPServer, clock: Clock) -> Delivery:
     return Delivery(store, DashlyClient(httpserver.url_for("/"), "key", "default_admin"), clock)
 
 
-def queue(store: Store, part_id: str = "1", actions: tuple = ({"do": "reply", "body": "Hi"},)):
-    reply = NewReply(part_id, "100", "greeting", 4242, actions, T0 + DELIVERY_WINDOW_SECONDS)
+def queue(
+    store: Store,
+    part_id: str = "1",
+    actions: tuple = ({"do": "reply", "body": "Hi"},),
+    conversation: str = "100",
+    random_id: int = 4242,
+    now: float = T0,
+) -> None:
+    reply = NewReply(
+        part_id, conversation, "greeting", random_id, actions, now + DELIVERY_WINDOW_SECONDS
+    )
     store.record_lead_message(
-        part_id, "100", T0, lambda memory: LeadOutcome("replied", "greeting", reply=reply)
+        part_id, conversation, now, lambda memory: LeadOutcome("replied", "greeting", reply=reply)
     )
 
 
@@ -205,21 +214,7 @@ def test_a_burst_of_replies_is_sent_once_each_in_order_within_each_conversation(
     try:
         for number in range(1, 25):
             conversation = str(100 + number % 4)
-            now = time.time()
-            reply = NewReply(
-                str(number),
-                conversation,
-                "greeting",
-                number,
-                ({"do": "reply", "body": "Hi"},),
-                now + DELIVERY_WINDOW_SECONDS,
-            )
-            store.record_lead_message(
-                str(number),
-                conversation,
-                now,
-                lambda memory, reply=reply: LeadOutcome("replied", "greeting", reply=reply),
-            )
+            queue(store, str(number), conversation=conversation, random_id=number, now=time.time())
             delivery.wake()
         deadline = time.monotonic() + 20
         while store.outbox(("pending", "sending")) and time.monotonic() < deadline:
