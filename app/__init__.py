@@ -11,15 +11,15 @@ from typing import Any
 
 from flask import Flask
 
-from app import admin, webhook
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.handling import Handler
-from app.live_rules import LiveRules
 from app.logs import configure_logging
 from app.rules import RulesError, load_rules
+from app.rules.live import LiveRules
 from app.settings import Settings, load_settings
 from app.store import Store
+from app.web import admin, webhook
 
 __all__ = ["create_app"]
 
@@ -110,7 +110,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         rules=LiveRules(settings.rules_dir, settings.timezone, rules),
         store=store,
     )
-    app = Flask(__name__, template_folder="pages")
+    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["autoresponder"] = runtime

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from app.explain import explain
-from app.insights import build_insights
-from app.responder import DELIVERY_WINDOW_SECONDS
-from app.rule_warnings import rule_warnings
+from app.handling import DELIVERY_WINDOW_SECONDS
+from app.insight import build_insights
 from app.rules import RulesError, RuleSet, load_rules
+from app.rules.explain import explain
+from app.rules.warnings import rule_warnings
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
 

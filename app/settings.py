@@ -64,69 +64,84 @@ def read_environment(overrides: Mapping[str, Any] | None = None) -> dict[str, st
     return merged
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Build and validate the settings; raise SettingsError naming every bad variable."""
-    env = read_environment(overrides)
-    problems: list[str] = []
+class _Reader:
+    """Reads variables from the merged environment, collecting a message per bad value."""
 
-    def text(name: str, default: str | None = None) -> str | None:
-        value = env.get(name, "").strip()
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
         return value or default
 
-    def integer(name: str, default: int, minimum: int = 0) -> int:
-        raw = text(name)
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
             value = int(raw)
         except ValueError:
-            problems.append(f"{name} must be a whole number, not {raw!r}")
+            self.problems.append(f"{name} must be a whole number, not {raw!r}")
             return default
         if value < minimum:
-            problems.append(f"{name} must be at least {minimum}, not {value}")
+            self.problems.append(f"{name} must be at least {minimum}, not {value}")
             return default
         return value
 
-    api_url = (text("DASHLY_API_URL") or DEFAULT_API_URL).rstrip("/")
-    if urlsplit(api_url).scheme not in ("http", "https") or not urlsplit(api_url).netloc:
-        problems.append(f"DASHLY_API_URL must be an http(s) URL, not {api_url!r}")
+    def api_url(self) -> str:
+        api_url = (self.text("DASHLY_API_URL") or DEFAULT_API_URL).rstrip("/")
+        if urlsplit(api_url).scheme not in ("http", "https") or not urlsplit(api_url).netloc:
+            self.problems.append(f"DASHLY_API_URL must be an http(s) URL, not {api_url!r}")
+        return api_url
 
-    database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
-        problems.append(
-            "DATABASE_URL must start with sqlite:///, postgres:// or postgresql:// "
-            f"(got a value starting with {database_url.split(':', 1)[0]!r})"
-        )
+    def database_url(self) -> str:
+        database_url = self.text("DATABASE_URL") or DEFAULT_DATABASE_URL
+        if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+            self.problems.append(
+                "DATABASE_URL must start with sqlite:///, postgres:// or postgresql:// "
+                f"(got a value starting with {database_url.split(':', 1)[0]!r})"
+            )
+        return database_url
 
-    zone_name = text("BOT_TIMEZONE") or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"BOT_TIMEZONE {zone_name!r} is not a known IANA time zone")
-        zone = ZoneInfo("UTC")
+    def zone(self) -> ZoneInfo:
+        zone_name = self.text("BOT_TIMEZONE") or "UTC"
+        try:
+            return ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problems.append(f"BOT_TIMEZONE {zone_name!r} is not a known IANA time zone")
+            return ZoneInfo("UTC")
 
-    log_level = (text("LOG_LEVEL") or "INFO").upper()
-    if log_level not in LOG_LEVELS:
-        problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
-        log_level = "INFO"
+    def log_level(self) -> str:
+        log_level = (self.text("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            self.problems.append(
+                f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
+            )
+            return "INFO"
+        return log_level
 
-    webhook_token = text("DASHLY_WEBHOOK_TOKEN")
-    dev_token = text(DEV_TOKEN_VARIABLE)
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build and validate the settings; raise SettingsError naming every bad variable."""
+    read = _Reader(read_environment(overrides))
+    webhook_token = read.text("DASHLY_WEBHOOK_TOKEN")
+    dev_token = read.text(DEV_TOKEN_VARIABLE)
     settings = Settings(
         webhook_token=webhook_token or dev_token,
         webhook_token_is_dev=webhook_token is None and dev_token is not None,
-        api_token=text("DASHLY_API_TOKEN"),
-        api_url=api_url,
-        admin_id=text("DASHLY_ADMIN_ID") or "default_admin",
-        rules_dir=Path(text("RULES_DIR") or "rules"),
-        database_url=database_url,
-        timezone=zone,
-        quiet_after_operator_minutes=integer("QUIET_AFTER_OPERATOR_MINUTES", 60),
-        max_body_bytes=integer("MAX_BODY_BYTES", 65536, minimum=1024),
-        log_level=log_level,
-        admin_password=text("ADMIN_PASSWORD"),
-        insight_retention_days=integer("INSIGHT_RETENTION_DAYS", 14),
+        api_token=read.text("DASHLY_API_TOKEN"),
+        api_url=read.api_url(),
+        admin_id=read.text("DASHLY_ADMIN_ID") or "default_admin",
+        rules_dir=Path(read.text("RULES_DIR") or "rules"),
+        database_url=read.database_url(),
+        timezone=read.zone(),
+        quiet_after_operator_minutes=read.integer("QUIET_AFTER_OPERATOR_MINUTES", 60),
+        max_body_bytes=read.integer("MAX_BODY_BYTES", 65536, minimum=1024),
+        log_level=read.log_level(),
+        admin_password=read.text("ADMIN_PASSWORD"),
+        insight_retention_days=read.integer("INSIGHT_RETENTION_DAYS", 14),
     )
-    if problems:
-        raise SettingsError("\n".join(problems))
+    if read.problems:
+        raise SettingsError("\n".join(read.problems))
     return settings

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.responder import DELIVERY_WINDOW_SECONDS  # noqa: E402
+from app.handling import DELIVERY_WINDOW_SECONDS  # noqa: E402
 from bench.mix import webhook_forms  # noqa: E402
 
 TOKEN = "bench-webhook-token"

@@ -1,0 +1,123 @@
+"""The ConversationPart Dashly posts to the webhook: decoding and validating it into a Part."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+LEAD_MESSAGE = "reply_user"
+ADMIN_MESSAGE = "reply_admin"
+# Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
+AUTOMATIC_SENDERS = frozenset({"message_auto", "message_chat_bot"})
+MAX_ID_DIGITS = 30
+
+
+class PartError(ValueError):
+    """A webhook whose conversation part cannot be used; the message is for a person."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One ConversationPart, with every id as a string of digits."""
+
+    id: str
+    conversation: str
+    type: str
+    body: str = ""
+    sent_via: str = ""
+    random_id: int | None = None
+    author_id: str | None = None
+
+    @property
+    def is_lead_message(self) -> bool:
+        return self.type == LEAD_MESSAGE
+
+    @property
+    def is_automatic(self) -> bool:
+        return self.sent_via in AUTOMATIC_SENDERS
+
+
+def digits(value: Any, name: str) -> str:
+    """An id as an opaque digit string; integers and 19-digit strings both arrive."""
+    if isinstance(value, bool):
+        raise PartError(f"{name} must be a number, not {json.dumps(value)}")
+    text = str(value) if isinstance(value, int) else value
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        raise PartError(f"{name} must be all digits")
+    if len(text) > MAX_ID_DIGITS:
+        raise PartError(f"{name} is too long")
+    return text
+
+
+def decode_conversation(raw: Any) -> dict[str, Any]:
+    """The `conversation` field: a JSON string, base64 of one, or (in a JSON body) an object."""
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        raise PartError("'conversation' must hold a JSON object")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = _json_from_base64(raw)
+    if not isinstance(value, dict):
+        raise PartError("'conversation' must hold a JSON object")
+    return value
+
+
+def _json_from_base64(raw: str) -> Any:
+    compact = "".join(raw.split())
+    if compact.isascii():
+        padded = (compact + "=" * (-len(compact) % 4)).encode("ascii")
+        for altchars in (None, b"-_"):  # standard, then URL-safe alphabet
+            try:
+                return json.loads(base64.b64decode(padded, altchars=altchars, validate=True))
+            except (ValueError, binascii.Error):
+                continue
+    raise PartError("'conversation' is neither JSON nor base64-encoded JSON")
+
+
+def parse_part(data: dict[str, Any]) -> Part:
+    """Validate the fields we rely on; raise PartError saying which one is wrong."""
+    for key in ("id", "conversation", "type"):
+        if data.get(key) in (None, ""):
+            raise PartError(f"the conversation part has no {key!r}")
+    part_type = data["type"]
+    if not isinstance(part_type, str):
+        raise PartError("the part's 'type' must be a string")
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise PartError("the part's 'body' must be a string")
+    sent_via = data.get("sent_via")
+    random_id = data.get("random_id")
+    return Part(
+        id=digits(data["id"], "the part's 'id'"),
+        conversation=digits(data["conversation"], "the part's 'conversation'"),
+        type=part_type,
+        body=body or "",
+        sent_via=sent_via if isinstance(sent_via, str) else "",
+        random_id=_optional_int(random_id),
+        author_id=_author_id(data.get("from")),
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def _author_id(value: Any) -> str | None:
+    """A lead's user id (`from` is the id itself); an admin object's `id` otherwise."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return digits(value, "from") if value not in (None, "") else None
+    except PartError:
+        return None

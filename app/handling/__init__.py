@@ -1,0 +1,25 @@
+"""What happens to one conversation part: the decision (pure) and recording it (one transaction)."""
+
+from app.handling.decide import (
+    DELIVERY_WINDOW_SECONDS,
+    DUPLICATE,
+    IGNORED,
+    NO_MATCH,
+    REPLIED,
+    Decision,
+    decide,
+    random_id_for,
+)
+from app.handling.handler import Handler
+
+__all__ = [
+    "DELIVERY_WINDOW_SECONDS",
+    "DUPLICATE",
+    "IGNORED",
+    "NO_MATCH",
+    "REPLIED",
+    "Decision",
+    "Handler",
+    "decide",
+    "random_id_for",
+]

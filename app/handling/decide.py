@@ -1,0 +1,104 @@
+"""Which reply, if any, a lead message gets (SPEC §5). Pure: no I/O, no clock, no database."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.rules.model import Rule, RuleMatch
+from app.rules.templates import Answer
+from app.store import ConversationMemory, NewReply
+
+REPLIED, IGNORED, NO_MATCH, DUPLICATE = "replied", "ignored", "no_match", "duplicate"
+# Delivery keeps trying for this long after the lead's message arrived (SPEC §5.6).
+DELIVERY_WINDOW_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The webhook's answer for one part, and the reply to queue when there is one."""
+
+    status: str
+    reason: str = ""
+    match: RuleMatch | None = None
+    reply: NewReply | None = None
+
+    @property
+    def rule_id(self) -> str | None:
+        return self.match.rule.id if self.match else None
+
+
+def random_id_for(part_id: str) -> int:
+    """A 31-bit id derived from the lead's part id: the same on every retry, in every process."""
+    digest = hashlib.sha256(f"reply:{part_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
+
+
+def silence_reason(memory: ConversationMemory, now: float, quiet_minutes: int) -> str | None:
+    """Why the bot must stay silent in this conversation now, or None."""
+    if memory.handed_off_at is not None:
+        return "handed off to an operator"
+    operator_at = memory.operator_at
+    if quiet_minutes and operator_at is not None and now - operator_at < quiet_minutes * 60:
+        return "an operator wrote recently"
+    return None
+
+
+def decide(
+    *,
+    part_id: str,
+    conversation: str,
+    lead_id: str | None,
+    matches: Sequence[RuleMatch],
+    fallbacks: Iterable[Rule],
+    memory: ConversationMemory,
+    now: float,
+    quiet_minutes: int,
+    pick: Callable[[Sequence[Answer]], Answer] = random.choice,
+) -> Decision:
+    """The first matching rule not yet used here (unless `repeat`), else the first fallback."""
+    reason = silence_reason(memory, now, quiet_minutes)
+    if reason:
+        return Decision(IGNORED, reason)
+
+    def available(rule: Rule) -> bool:
+        return rule.repeat or rule.id not in memory.answered_rules
+
+    chosen = next((m for m in matches if available(m.rule)), None)
+    if chosen is None:
+        fallback = next((rule for rule in fallbacks if available(rule)), None)
+        if fallback is None:
+            return Decision(NO_MATCH, "no rule matched" if not matches else "already answered")
+        chosen = RuleMatch(fallback, "fallback")
+    rule = chosen.rule
+    reply = NewReply(
+        part_id=part_id,
+        conversation=conversation,
+        rule_id=rule.id,
+        random_id=random_id_for(part_id),
+        actions=tuple(reply_actions(rule, pick(rule.answers), chosen.groups, lead_id)),
+        deadline=now + DELIVERY_WINDOW_SECONDS,
+        hands_off=rule.assign is not None,
+    )
+    return Decision(REPLIED, chosen.matched, chosen, reply)
+
+
+def reply_actions(
+    rule: Rule, answer: Answer, groups: dict[str, str], lead_id: str | None
+) -> list[dict[str, Any]]:
+    """What delivery does, in order: the reply, then tags, then the handoff."""
+    if answer.uses_lead:
+        # Rendered at delivery, after the lead's name is fetched: the webhook never waits on it.
+        reply: dict[str, Any] = {"do": "reply", "template": answer.source, "match": groups}
+        if lead_id:
+            reply["lead"] = lead_id
+    else:
+        reply = {"do": "reply", "body": answer.render(groups)}
+    actions = [reply]
+    actions += [{"do": "tag", "tag": tag} for tag in rule.tags]
+    if rule.assign:
+        actions.append({"do": "assign", "admin": rule.assign})
+    return actions

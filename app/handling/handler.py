@@ -1,0 +1,98 @@
+"""What happens to one conversation part: the decision, the store, and a nudge to delivery."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.dashly.parts import ADMIN_MESSAGE, Part
+from app.handling.decide import DUPLICATE, IGNORED, NO_MATCH, Decision, decide
+from app.rules.live import LiveRules
+from app.store import ConversationMemory, LeadOutcome, Store
+from app.text import normalise
+
+# Longer messages are cut: the start says what they are about.
+MAX_KEPT_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Turns a parsed part into a Decision; the reply, if any, is committed before it returns."""
+
+    rules: LiveRules
+    store: Store
+    quiet_minutes: int
+    wake_delivery: Callable[[], None]
+    keep_texts: bool = True
+    clock: Callable[[], float] = time.time
+
+    def handle(self, part: Part) -> Decision:
+        if part.is_lead_message:
+            return self._lead_message(part)
+        if part.type == ADMIN_MESSAGE:
+            return self._admin_message(part)
+        return Decision(IGNORED, f"{part.type} part")
+
+    def _lead_message(self, part: Part) -> Decision:
+        now = self.clock()
+        rules = self.rules.current
+        at = datetime.fromtimestamp(now, UTC)
+        # Normalised once, for matching and for the insight record; matching happens before
+        # the transaction so the database lock is held only briefly.
+        normalised = normalise(part.body)
+        matches = list(rules.iter_matches_normalised(normalised, at))
+        fallbacks = list(rules.active_fallbacks(at))
+        decisions: list[Decision] = []
+
+        def choose(memory: ConversationMemory) -> LeadOutcome:
+            decision = decide(
+                part_id=part.id,
+                conversation=part.conversation,
+                lead_id=part.author_id,
+                matches=matches,
+                fallbacks=fallbacks,
+                memory=memory,
+                now=now,
+                quiet_minutes=self.quiet_minutes,
+            )
+            decisions.append(decision)
+            return self._outcome(decision, normalised)
+
+        may_answer = bool(matches or fallbacks)
+        outcome = self.store.record_lead_message(
+            part.id, part.conversation, now, choose, may_answer
+        )
+        if outcome is None:
+            return Decision(DUPLICATE, "part already handled")
+        if outcome.reply is not None:
+            self.wake_delivery()
+        return decisions[-1]
+
+    def _outcome(self, decision: Decision, normalised: str) -> LeadOutcome:
+        """The insight record: the text is kept only when no rule but a fallback, or nothing,
+        answered (what the owner may want a rule for), and only when retention allows."""
+        fallback = decision.match is not None and decision.match.rule.fallback
+        unanswered = decision.status == NO_MATCH or fallback
+        text = normalised[:MAX_KEPT_TEXT] if unanswered and self.keep_texts else None
+        return LeadOutcome(
+            status=decision.status,
+            rule_id=decision.rule_id,
+            fallback=fallback,
+            reason=decision.reason,
+            text=text or None,
+            reply=decision.reply,
+        )
+
+    def _admin_message(self, part: Part) -> Decision:
+        if part.is_automatic:
+            return Decision(IGNORED, "automatic message")
+        if part.random_id is not None and self.store.is_our_reply(
+            part.conversation, part.random_id
+        ):
+            # Our own reply coming back: neither operator activity nor something to answer.
+            return Decision(IGNORED, "our own reply")
+        if not self.store.record_operator_message(part.id, part.conversation, self.clock()):
+            return Decision(DUPLICATE, "part already handled")
+        return Decision(IGNORED, "operator message")

@@ -1,0 +1,50 @@
+"""Which rule would answer a message and why: shared by `flask rules try` and /admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.rules.matching import RuleSet
+from app.text import fold, normalise
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The answering rule (None: no match), what matched where, and the rendered answers."""
+
+    rule_id: str | None
+    source: str = ""
+    fallback: bool = False
+    matched: str = ""
+    seen: str = ""
+    span: tuple[int, int] = (0, 0)
+    groups: tuple[tuple[str, str], ...] = ()
+    answers: tuple[str, ...] = ()
+
+
+def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | None) -> Explanation:
+    found = rules.match(text, at)
+    if found is None:
+        fallback = next(rules.active_fallbacks(at), None)
+        if fallback is None:
+            return Explanation(rule_id=None)
+        return Explanation(
+            rule_id=fallback.id,
+            source=str(fallback.source),
+            fallback=True,
+            matched="fallback",
+            answers=tuple(a.render({}, lead_name) for a in fallback.answers),
+        )
+    start, end = found.span
+    # Phrases are found in the folded text, patterns in the normalised one.
+    searched = fold(normalise(text)) if found.matched.startswith("phrase") else normalise(text)
+    return Explanation(
+        rule_id=found.rule.id,
+        source=str(found.rule.source),
+        matched=found.matched,
+        seen=searched[start:end],
+        span=found.span,
+        groups=tuple(found.groups.items()),
+        answers=tuple(a.render(found.groups, lead_name) for a in found.rule.answers),
+    )

@@ -1,0 +1,189 @@
+"""The rule set in answer order, and the indexes that keep matching cheap: phrases by their
+first word, patterns by a trigram of a literal they need."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.rules.literals import trigrams
+from app.rules.model import PATTERN_TIMEOUT_SECONDS, WORD, Phrase, Rule, RuleMatch, bigrams
+from app.text import fold, normalise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules in answer order, with a word index over their phrases."""
+
+    rules: tuple[Rule, ...]
+    files: tuple[str, ...]
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # first word of a phrase -> (rule order, phrase) for every phrase that starts with it
+    index: dict[str, tuple[tuple[int, Phrase], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # a trigram of a literal some pattern needs -> orders of the rules with such a pattern
+    pattern_index: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # orders of rules whose regexes must be tried on every message (no literal to index)
+    always_scanned: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
+    fallbacks: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, text: str, at: datetime | None = None) -> RuleMatch | None:
+        """The first matching non-fallback rule active at `at`, in rule order (SPEC §5.4)."""
+        return next(self.iter_matches(text, at), None)
+
+    def iter_matches(self, text: str, at: datetime | None = None) -> Iterator[RuleMatch]:
+        """Every matching non-fallback rule active at `at`, lazily, in rule order."""
+        return self.iter_matches_normalised(normalise(text), at)
+
+    def iter_matches_normalised(
+        self, normalised: str, at: datetime | None = None
+    ) -> Iterator[RuleMatch]:
+        """`iter_matches` for text already normalised (by `app.text.normalise`)."""
+        at = at or datetime.now(UTC)
+        folded = fold(normalised)
+        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
+        phrase_hits = self._phrase_hits(tokens, folded)
+        to_scan = self._scan_candidates(tokens)
+        text_bigrams = bigrams(folded) if to_scan else set()
+        for order in sorted(phrase_hits.keys() | to_scan):
+            rule = self.rules[order]
+            found = phrase_hits.get(order) or _scan(rule, normalised, folded, text_bigrams)
+            if found is not None and rule.is_active(at, self.timezone):
+                yield found
+
+    def active_fallbacks(self, at: datetime | None = None) -> Iterator[Rule]:
+        """Fallback rules active at `at`, in rule order."""
+        at = at or datetime.now(UTC)
+        return (rule for rule in self.fallbacks if rule.is_active(at, self.timezone))
+
+    def _phrase_hits(self, tokens: list[tuple[str, int, int]], folded: str) -> dict[int, RuleMatch]:
+        """Rules with a word-indexed phrase in the text: only the phrases starting with one of
+        the text's words are compared, so the cost follows the message, not the rule count."""
+        hits: dict[int, RuleMatch] = {}
+        for position, (word, start, _) in enumerate(tokens):
+            for order, phrase in self.index.get(word, ()):
+                if order in hits:
+                    continue
+                end = _words_follow(phrase.words, tokens, position, folded)
+                if end is not None:
+                    rule = self.rules[order]
+                    hits[order] = RuleMatch(rule, f"phrase {phrase.text!r}", (start, end))
+        return hits
+
+    def _scan_candidates(self, tokens: list[tuple[str, int, int]]) -> set[int]:
+        """Rules whose regexes may match: those with a needed literal's trigram in one of the
+        text's words, and those that must always be tried."""
+        candidates = set(self.always_scanned)
+        index = self.pattern_index
+        if index:
+            grams = {word[i : i + 3] for word, _, _ in tokens for i in range(len(word) - 2)}
+            for gram in grams.intersection(index):
+                candidates.update(index[gram])
+        return candidates
+
+
+def _words_follow(
+    words: tuple[str, ...], tokens: list[tuple[str, int, int]], position: int, folded: str
+) -> int | None:
+    """End offset when `words` stand at `position`, separated by white space only."""
+    if position + len(words) > len(tokens):
+        return None
+    for offset in range(1, len(words)):
+        word, start, _ = tokens[position + offset]
+        previous_end = tokens[position + offset - 1][2]
+        if word != words[offset] or not folded[previous_end:start].isspace():
+            return None
+    return tokens[position + len(words) - 1][2]
+
+
+def _scan(rule: Rule, normalised: str, folded: str, text_bigrams: set[str]) -> RuleMatch | None:
+    """Try a rule's regex phrases and patterns, each under a time limit, skipping those that
+    a cheap test rules out (a search with a time limit costs several microseconds)."""
+    for phrase in rule.phrases:
+        if phrase.pattern is not None and phrase.may_occur_in(folded, text_bigrams):
+            found = _search(rule, phrase.pattern, folded)
+            if found:
+                return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
+    for pattern, literals in zip(rule.patterns, rule.pattern_literals, strict=True):
+        if literals is not None and not any(
+            all(literal in folded for literal in branch) for branch in literals
+        ):
+            continue  # every branch lacks a literal it needs: no search can succeed
+        found = _search(rule, pattern, normalised)
+        if found:
+            groups = {k: v for k, v in found.groupdict().items() if v is not None}
+            return RuleMatch(rule, f"pattern {pattern.pattern!r}", found.span(), groups)
+    return None
+
+
+def _search(rule: Rule, pattern: Any, text: str) -> Any:
+    try:
+        return pattern.search(text, timeout=PATTERN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning(
+            "at=warning event=pattern_timeout rule=%s pattern=%r chars=%d",
+            rule.id,
+            pattern.pattern,
+            len(text),
+        )
+        return None
+
+
+def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneInfo) -> RuleSet:
+    """Order rules (priority, then file order) and build the word and pattern indexes."""
+    ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
+    ordered = [replace(rule, order=order) for order, rule in enumerate(ordered)]
+    index: dict[str, list[tuple[int, Phrase]]] = {}
+    needs: dict[int, list[str]] = {}
+    always: set[int] = set()
+    for rule in ordered:
+        if rule.fallback:
+            continue
+        for phrase in rule.phrases:
+            if phrase.pattern is None:
+                index.setdefault(phrase.words[0], []).append((rule.order, phrase))
+            else:
+                always.add(rule.order)
+        for found in rule.pattern_literals:
+            if found is None:
+                always.add(rule.order)
+            else:  # indexed by each branch's longest literal
+                needs.setdefault(rule.order, []).extend(branch[0] for branch in found)
+    return RuleSet(
+        rules=tuple(ordered),
+        files=tuple(files),
+        timezone=default_timezone,
+        index={word: tuple(entries) for word, entries in index.items()},
+        pattern_index=_pattern_index(needs, always),
+        always_scanned=frozenset(always),
+        fallbacks=tuple(r for r in ordered if r.fallback),
+    )
+
+
+def _pattern_index(needs: dict[int, list[str]], always: set[int]) -> dict[str, tuple[int, ...]]:
+    """Each literal is filed under its rarest trigram, so few rules share a key."""
+    counts: dict[str, int] = {}
+    for literals in needs.values():
+        for literal in literals:
+            for gram in trigrams(literal):
+                counts[gram] = counts.get(gram, 0) + 1
+    index: dict[str, set[int]] = {}
+    for order, literals in needs.items():
+        if order in always:
+            continue
+        for literal in literals:
+            rarest = min(sorted(trigrams(literal)), key=counts.__getitem__)
+            index.setdefault(rarest, set()).add(order)
+    return {gram: tuple(sorted(orders)) for gram, orders in index.items()}

@@ -1,0 +1,140 @@
+"""The compiled rule: what one `[[rule]]` table becomes, and what a match reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import regex
+
+from app.rules.hours import HourRange, is_within
+from app.rules.templates import Answer
+
+WORD = regex.compile(r"\w+")
+PATTERN_FLAGS = regex.V1 | regex.IGNORECASE
+# A pattern search that takes longer than this is abandoned: that rule is skipped for the message.
+PATTERN_TIMEOUT_SECONDS = 0.1
+TYPO_MIN_LETTERS = 5
+
+
+class RulesError(ValueError):
+    """Rule files that cannot be used; `str()` has one `file:line: message` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a rule was written."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A literal phrase, as words in folded form; `pattern` set when it needs a regex."""
+
+    text: str
+    words: tuple[str, ...]
+    pattern: Any = field(default=None, compare=False, repr=False)
+    typos: int = 0
+    bigrams: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def may_occur_in(self, folded: str, text_bigrams: set[str]) -> bool:
+        """A cheap test that never says no to a text the regex would match. Within k typos a
+        text keeps at least |B| - 2k of the phrase's distinct bigrams B (each typo breaks at
+        most two); an exact phrase must occur as it is (the text's spaces are single)."""
+        if not self.typos:
+            return self.text in folded
+        return len(self.bigrams & text_bigrams) >= len(self.bigrams) - 2 * self.typos
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One `[[rule]]` table, validated and compiled."""
+
+    id: str
+    source: Source
+    order: int
+    phrases: tuple[Phrase, ...] = ()
+    patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # per pattern: for each branch, the literals it cannot match without; None when unknown
+    pattern_literals: tuple[tuple[tuple[str, ...], ...] | None, ...] = field(
+        default=(), compare=False, repr=False
+    )
+    answers: tuple[Answer, ...] = ()
+    priority: int = 0
+    fallback: bool = False
+    repeat: bool = False
+    hours: tuple[HourRange, ...] = ()
+    outside_hours: tuple[HourRange, ...] = ()
+    timezone: ZoneInfo | None = None
+    tags: tuple[str, ...] = ()
+    assign: str | None = None
+    typos: int = 0
+
+    def is_active(self, at: datetime, default_zone: ZoneInfo) -> bool:
+        """Whether the rule may answer at this moment (its hours, in its time zone)."""
+        if not self.hours and not self.outside_hours:
+            return True
+        local = at.astimezone(self.timezone or default_zone)
+        if self.hours:
+            return is_within(self.hours, local)
+        return not is_within(self.outside_hours, local)
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that matched a message, and what in the message made it match."""
+
+    rule: Rule
+    matched: str
+    span: tuple[int, int] = (0, 0)
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+def bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def compile_phrase(folded: str, typos: int) -> Phrase:
+    """Plain word sequences go to the word index; anything else is matched by a regex."""
+    words = tuple(folded.split(" "))
+    letters = sum(ch.isalpha() for ch in folded) if typos else 0
+    plain = all(WORD.fullmatch(word) for word in words)
+    if plain and (typos == 0 or letters < TYPO_MIN_LETTERS):
+        return Phrase(text=folded, words=words)
+    body = r"\s+".join(regex.escape(word) for word in words)
+    fuzzy = typos if typos and letters >= TYPO_MIN_LETTERS else 0
+    if fuzzy:
+        body = f"(?:{body}){{e<={fuzzy}}}"
+    # Whole words: no word character may touch the phrase on either side.
+    before = r"(?<!\w)" if WORD.match(folded[0]) else ""
+    after = r"(?!\w)" if WORD.match(folded[-1]) else ""
+    return Phrase(
+        text=folded,
+        words=words,
+        pattern=regex.compile(before + body + after, regex.V1),
+        typos=fuzzy,
+        bigrams=frozenset(bigrams(folded)),
+    )
+
+
+def matches_empty_text(pattern: Any) -> bool:
+    """A pattern that matches zero characters somewhere in ordinary text matches anything."""
+    for probe in ("", "a", "hello world 1"):
+        try:
+            found = pattern.search(probe, timeout=PATTERN_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return False
+        if found is not None and found.end() == found.start():
+            return True
+    return False

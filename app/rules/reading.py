@@ -1,0 +1,89 @@
+"""Reading rule files: every `*.toml` of a folder, TOML errors turned into file:line problems."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import regex
+
+from app.rules.matching import RuleSet, build_rule_set
+from app.rules.model import Rule, RulesError, Source
+from app.rules.validation import RuleReader, key_line
+
+_RULE_HEADER = regex.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", regex.M)
+_TOML_POSITION = regex.compile(r"\(at (?:line (\d+), column \d+|end of document)\)")
+
+
+def load_rules(directory: str | Path, default_timezone: ZoneInfo | None = None) -> RuleSet:
+    """Read every `*.toml` in `directory` in name order; raise RulesError listing all problems."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise RulesError([f"{folder}: rules folder not found"])
+    paths = sorted(folder.glob("*.toml"))
+    if not paths:
+        raise RulesError([f"{folder}: no *.toml rule files"])
+    problems: list[str] = []
+    rules: list[Rule] = []
+    first_seen: dict[str, Source] = {}
+    for path in paths:
+        for rule in _load_file(path, problems):
+            if rule.id in first_seen:
+                problems.append(
+                    f"{rule.source}: rule {rule.id!r}: duplicate id, first defined at "
+                    f"{first_seen[rule.id]}"
+                )
+                continue
+            first_seen[rule.id] = rule.source
+            rules.append(rule)
+    if problems:
+        raise RulesError(problems)
+    return build_rule_set(rules, [str(p) for p in paths], default_timezone or ZoneInfo("UTC"))
+
+
+def _load_file(path: Path, problems: list[str]) -> list[Rule]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{path}:1: cannot read the file: {error}")
+        return []
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        position = _TOML_POSITION.search(message)
+        last_line = str(len(text.splitlines()) or 1)
+        line = (position.group(1) or last_line) if position else "1"
+        problems.append(f"{path}:{line}: TOML syntax: {_TOML_POSITION.sub('', message).strip()}")
+        return []
+    for key in document:
+        if key != "rule":
+            problems.append(
+                f"{path}:{key_line(text, key, 0)}: unknown top-level key {key!r}; "
+                "write rules as [[rule]] tables"
+            )
+    tables = document.get("rule", [])
+    if not isinstance(tables, list):
+        problems.append(f"{path}:1: 'rule' must be written as [[rule]] tables")
+        return []
+    headers = _header_lines(text)
+    rules = []
+    for number, table in enumerate(tables):
+        line = headers[number] if number < len(headers) else 1
+        next_line = headers[number + 1] if number + 1 < len(headers) else None
+        reader = RuleReader(path, text, line, next_line, table, problems)
+        rule = reader.read()
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def _header_lines(text: str) -> list[int]:
+    """The line of each `[[rule]]` header, counting newlines once through the file."""
+    lines, line, last = [], 1, 0
+    for header in _RULE_HEADER.finditer(text):
+        line += text.count("\n", last, header.start())
+        last = header.start()
+        lines.append(line)
+    return lines

@@ -1,0 +1,153 @@
+"""Parts and conversation memory: the duplicate check, what the bot said where, the quiet rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from app.store.database import Database
+from app.store.records import ConversationMemory, LeadOutcome, NewReply
+
+# What can keep the bot silent in a conversation.
+_SILENCE = "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?"
+_ANSWERED = "SELECT rule_id FROM answered_rules WHERE conversation = ?"
+
+
+class _Repeated(Exception):
+    """A part recorded before: its transaction is rolled back."""
+
+
+class ConversationRecords(Database):
+    """What the webhook records: one transaction per part."""
+
+    def record_lead_message(
+        self,
+        part_id: str,
+        conversation: str,
+        now: float,
+        decide: Callable[[ConversationMemory], LeadOutcome],
+        may_answer: bool = True,
+    ) -> LeadOutcome | None:
+        """In one transaction: read the conversation's memory, let `decide` choose, record the
+        outcome (its row, keyed by the part id, is also what recognises a repeated part), and
+        queue the reply. None when the part was handled before.
+
+        `may_answer` False says that no rule can answer whatever the memory holds: then only
+        the silence is read, and the conversation is neither created nor locked."""
+        try:
+            with self.transaction() as run:
+                if may_answer:
+                    memory = self._memory(run, conversation, now)
+                else:
+                    memory = self._silence(run, conversation)
+                outcome = decide(memory)
+                inserted = run(
+                    "INSERT INTO lead_messages (part_id, conversation, received_at, status, "
+                    "rule_id, fallback, reason, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (part_id) DO NOTHING",
+                    part_id,
+                    conversation,
+                    now,
+                    outcome.status,
+                    outcome.rule_id,
+                    int(outcome.fallback),
+                    outcome.reason,
+                    outcome.text,
+                ).rowcount
+                if inserted != 1:
+                    raise _Repeated  # rolls back whatever the transaction did
+                if outcome.reply is not None:
+                    self._queue(run, outcome.reply, now)
+                return outcome
+        except _Repeated:
+            return None
+
+    def _memory(self, run: Callable[..., Any], conversation: str, now: float) -> ConversationMemory:
+        # Locks the conversation's row on PostgreSQL, so two parts of one conversation that
+        # arrive together are decided one after the other (SQLite's BEGIN IMMEDIATE already is).
+        run(
+            "INSERT INTO conversations (conversation, updated_at) VALUES (?, ?) "
+            "ON CONFLICT (conversation) DO NOTHING",
+            conversation,
+            now,
+        )
+        silence = self._silence(run, conversation, lock=self.dialect == "postgres")
+        answered = run(_ANSWERED, conversation).fetchall()
+        return replace(silence, answered_rules=frozenset(r[0] for r in answered))
+
+    def _silence(
+        self, run: Callable[..., Any], conversation: str, lock: bool = False
+    ) -> ConversationMemory:
+        """What can keep the bot silent in a conversation (no answered rules): one read."""
+        row = run(_SILENCE + (" FOR UPDATE" if lock else ""), conversation).fetchone()
+        return ConversationMemory(frozenset(), *row) if row else ConversationMemory()
+
+    def _queue(self, run: Callable[..., Any], reply: NewReply, now: float) -> None:
+        run(
+            "INSERT INTO answered_rules (conversation, rule_id, answered_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (conversation, rule_id) DO UPDATE SET answered_at = excluded.answered_at",
+            reply.conversation,
+            reply.rule_id,
+            now,
+        )
+        run(
+            "UPDATE conversations SET updated_at = ?, handed_off_at = "
+            "CASE WHEN ? THEN ? ELSE handed_off_at END WHERE conversation = ?",
+            now,
+            reply.hands_off,
+            now,
+            reply.conversation,
+        )
+        run(
+            "INSERT INTO outbox (part_id, conversation, rule_id, random_id, actions, status, "
+            "created_at, deadline, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            reply.part_id,
+            reply.conversation,
+            reply.rule_id,
+            reply.random_id,
+            json.dumps(list(reply.actions), ensure_ascii=False),
+            now,
+            reply.deadline,
+            now,
+        )
+
+    def record_operator_message(self, part_id: str, conversation: str, now: float) -> bool:
+        """Remember that a human wrote in the conversation now; False for a repeated part."""
+        with self.transaction() as run:
+            inserted = run(
+                "INSERT INTO handled_parts (part_id, conversation, handled_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (part_id) DO NOTHING",
+                part_id,
+                conversation,
+                now,
+            ).rowcount
+            if inserted != 1:
+                return False
+            run(
+                "INSERT INTO conversations (conversation, operator_at, updated_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (conversation) DO UPDATE SET "
+                "operator_at = excluded.operator_at, updated_at = excluded.updated_at",
+                conversation,
+                now,
+                now,
+            )
+            return True
+
+    def is_our_reply(self, conversation: str, random_id: int) -> bool:
+        """Whether a part carrying this random_id is the echo of a reply we queued."""
+        return bool(
+            self._read(
+                "SELECT 1 FROM outbox WHERE conversation = ? AND random_id = ? LIMIT 1",
+                conversation,
+                random_id,
+            )
+        )
+
+    def memory(self, conversation: str) -> ConversationMemory:
+        """The conversation's memory, read outside any decision (for tests and the CLI)."""
+        rows = self._read(_SILENCE, conversation)
+        answered = self._read(_ANSWERED, conversation)
+        operator_at, handed_off_at = rows[0] if rows else (None, None)
+        return ConversationMemory(frozenset(r[0] for r in answered), operator_at, handed_off_at)

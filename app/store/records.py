@@ -1,0 +1,77 @@
+"""The values the store takes and gives: conversation memory, replies to queue, outbox items."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConversationMemory:
+    """What the service remembers of one conversation."""
+
+    answered_rules: frozenset[str] = frozenset()
+    operator_at: float | None = None
+    handed_off_at: float | None = None
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A reply to queue: the actions to perform in order (reply, then tags, then assign)."""
+
+    part_id: str
+    conversation: str
+    rule_id: str
+    random_id: int
+    actions: tuple[dict[str, Any], ...]
+    deadline: float
+    hands_off: bool = False
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    """What became of a lead message: recorded for insight, with the reply to queue if any.
+    `text` (normalised) is kept only for messages no rule answered."""
+
+    status: str
+    rule_id: str | None = None
+    fallback: bool = False
+    reason: str = ""
+    text: str | None = None
+    reply: NewReply | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A queued reply as the outbox holds it."""
+
+    id: int
+    part_id: str
+    conversation: str
+    rule_id: str
+    random_id: int
+    actions: tuple[dict[str, Any], ...]
+    step: int
+    status: str
+    attempts: int
+    created_at: float
+    deadline: float
+    next_attempt_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A reply whose actions were all performed: `done`, or `dry_run` (logged, not sent)."""
+
+    item_id: int
+    status: str
+    at: float
+
+
+def outbox_item(row: Sequence[Any]) -> OutboxItem:
+    values = list(row)
+    values[5] = tuple(json.loads(values[5]))
+    return OutboxItem(*values)

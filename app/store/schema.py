@@ -1,0 +1,78 @@
+"""The schema and its migrations: each entry upgrades it by one version."""
+
+from __future__ import annotations
+
+import zlib
+
+from app.store.database import Database
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE handled_parts (
+            part_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            handled_at {REAL} NOT NULL)""",
+        "CREATE INDEX handled_parts_age ON handled_parts (handled_at)",
+        """CREATE TABLE conversations (
+            conversation TEXT PRIMARY KEY,
+            operator_at {REAL},
+            handed_off_at {REAL},
+            updated_at {REAL} NOT NULL)""",
+        """CREATE TABLE answered_rules (
+            conversation TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            answered_at {REAL} NOT NULL,
+            PRIMARY KEY (conversation, rule_id))""",
+        """CREATE TABLE outbox (
+            id {ID},
+            part_id TEXT NOT NULL UNIQUE,
+            conversation TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            random_id BIGINT NOT NULL,
+            actions TEXT NOT NULL,
+            step INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at {REAL} NOT NULL,
+            deadline {REAL} NOT NULL,
+            next_attempt_at {REAL} NOT NULL,
+            last_error TEXT,
+            finished_at {REAL})""",
+        "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+        "CREATE INDEX outbox_echo ON outbox (conversation, random_id)",
+    ),
+    ("CREATE INDEX outbox_conversation_order ON outbox (conversation, id)",),
+    (
+        """CREATE TABLE lead_messages (
+            part_id TEXT PRIMARY KEY,
+            conversation TEXT NOT NULL,
+            received_at {REAL} NOT NULL,
+            status TEXT NOT NULL,
+            rule_id TEXT,
+            fallback INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            text TEXT)""",
+        "CREATE INDEX lead_messages_age ON lead_messages (received_at)",
+    ),
+)
+
+
+class Schema(Database):
+    """Creating and upgrading the schema."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe when several processes start at once."""
+        with self.transaction() as run:
+            if self.dialect == "postgres":
+                run("SELECT pg_advisory_xact_lock(?)", zlib.crc32(b"dashly-autoresponder"))
+            run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = run("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in statements:
+                    run(statement)
+                run("INSERT INTO schema_version (version) VALUES (?)", version)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        self._read("SELECT 1")

@@ -1,0 +1,147 @@
+"""HTTP only: size, token, parsing, and the JSON answer. Knows nothing of rules or SQL."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.dashly.parts import PartError, decode_conversation, parse_part
+from app.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("webhook", __name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class Rejected(Exception):
+    """A request refused with `status` and a message for a person."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def read_fields() -> dict[str, Any]:
+    """The webhook's fields from a form (Dashly's format) or a JSON body (proxies, tools)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise Rejected(413, f"the body is larger than {limit} bytes")
+    mimetype = request.mimetype
+    if mimetype in FORM_TYPES:
+        return request.form.to_dict()  # the first value of each field
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise Rejected(400, "the body is not a JSON object")
+        return data
+    raise Rejected(
+        415, "send application/x-www-form-urlencoded (as Dashly does) or application/json"
+    )
+
+
+def check_token(given: Any) -> None:
+    """Constant-time comparison with DASHLY_WEBHOOK_TOKEN, before anything else is parsed."""
+    expected = current_app.extensions["autoresponder"].settings.webhook_token
+    if expected is None:
+        raise Rejected(401, "webhooks are refused: DASHLY_WEBHOOK_TOKEN is not set on the server")
+    if not isinstance(given, str) or not given:
+        raise Rejected(401, "missing token")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Rejected(401, "wrong token")
+
+
+@blueprint.post("/webhooks/dashly")
+def receive_webhook() -> Any:
+    started = time.perf_counter()
+    fields = read_fields()
+    check_token(fields.get("token") or request.args.get("token"))
+    if fields.get("conversation") in (None, ""):
+        raise Rejected(400, "missing 'conversation'")
+    try:
+        part = parse_part(decode_conversation(fields["conversation"]))
+    except PartError as error:
+        raise Rejected(400, str(error)) from None
+    decision = current_app.extensions["autoresponder"].handler.handle(part)
+    log.info(
+        "at=info event=webhook part=%s conversation=%s type=%s status=%s rule=%s reason=%r ms=%.1f",
+        part.id,
+        part.conversation,
+        part.type,
+        decision.status,
+        decision.rule_id or "-",
+        decision.reason,
+        (time.perf_counter() - started) * 1000,
+    )
+    return _status_response(decision.status)
+
+
+@lru_cache(maxsize=8)
+def _status_body(status: str) -> bytes:
+    return json.dumps({"status": status}, separators=(",", ":")).encode()  # as jsonify writes it
+
+
+def _status_response(status: str) -> Response:
+    """`{"status": ...}`, serialised once per status: the answer to every webhook."""
+    return current_app.response_class(_status_body(status), mimetype="application/json")
+
+
+@blueprint.get("/healthz")
+def healthz() -> Any:
+    runtime = current_app.extensions["autoresponder"]
+    body: dict[str, Any] = {
+        "status": "ok",
+        "rules": len(runtime.rules.current),
+        "dry_run": runtime.settings.dry_run,
+    }
+    if runtime.rules.error:
+        body["rules_error"] = runtime.rules.error
+    try:
+        runtime.store.ping()
+    except Exception:
+        log.error("at=error event=healthz_store_unreachable")
+        return {**body, "status": "unavailable", "error": "the state store is unreachable"}, 503
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error is JSON with a message for a person; bad input is never a 5xx."""
+
+    @app.errorhandler(Rejected)
+    def rejected(error: Rejected) -> Any:
+        log.info("at=info event=webhook_rejected status=%d error=%r", error.status, error.message)
+        return error_response(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        messages = {
+            404: "no such endpoint",
+            405: f"method {request.method} is not allowed here",
+            413: f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
+        }
+        status = error.code or 500
+        response = error_response(status, messages.get(status, error.description or "error"))
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response[0].headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        if isinstance(error, StoreUnavailable):
+            log.error("at=error event=store_unavailable error=%r", str(error))
+            # 503: Dashly retries the webhook later, and the part was not recorded.
+            return error_response(503, "the state store is unavailable; try again later")
+        log.exception("at=error event=unhandled")
+        return error_response(500, "internal error")

@@ -1,0 +1,101 @@
+"""The API client against a stand-in for Dashly on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from app.dashly import (
+    ApiFailure,
+    DashlyClient,
+    parse_retry_after,
+)
+
+
+def test_reply_posts_the_documented_form(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(
+        "/conversations/1976383525275829882/reply",
+        method="POST",
+        headers={"Authorization": "Token key-1"},
+        data="body=Hi+there%21&from_admin=42&random_id=12345",
+    ).respond_with_json({"meta": {"status": 200}, "data": {}})
+    client = DashlyClient(httpserver.url_for("/"), "key-1", "42")
+    client.reply("1976383525275829882", "Hi there!", 12345)
+    httpserver.check_assertions()
+
+
+def test_an_api_url_with_a_path_keeps_it_in_every_call(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/api/conversations/5/tag", method="POST").respond_with_json(
+        {"meta": {"status": 200}, "data": {}}
+    )
+    httpserver.expect_oneshot_request("/api/users/77").respond_with_json(
+        {"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}
+    )
+    client = DashlyClient(httpserver.url_for("/api/"), "key", "default_admin")
+    client.add_tag("5", "vip")
+    assert client.lead_name("77") == "Anna"
+    httpserver.check_assertions()
+
+
+def test_a_redirect_is_not_followed(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/conversations/5/reply").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.1:9/elsewhere"}
+    )
+    with pytest.raises(ApiFailure, match="HTTP 302"):
+        DashlyClient(httpserver.url_for("/"), "key", "default_admin").reply("5", "x", 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(500, True), (503, True), (429, True), (400, False), (401, False)]
+)
+def test_failures_are_split_into_retryable_and_final(
+    httpserver: HTTPServer, status: int, retryable: bool
+) -> None:
+    httpserver.expect_request("/conversations/5/reply").respond_with_json(
+        {"meta": {"status": status, "error": "Oops", "error_message": "details"}, "data": {}},
+        status=status,
+        headers={"Retry-After": "7"},
+    )
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient(httpserver.url_for("/"), "key", "default_admin").reply("5", "x", 1)
+    assert caught.value.retryable is retryable
+    assert caught.value.status == status
+    assert caught.value.retry_after == 7
+    assert "Oops details" in str(caught.value)
+    assert "key" not in str(caught.value)
+
+
+def test_an_error_inside_a_200_answer_counts(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/conversations/5/reply").respond_with_json(
+        {"meta": {"status": 400, "error": "ReplyTooBig"}, "data": {}}
+    )
+    with pytest.raises(ApiFailure, match=r"HTTP 400.*ReplyTooBig"):
+        DashlyClient(httpserver.url_for("/"), "key", "default_admin").reply("5", "x", 1)
+
+
+def test_unreachable_api_is_retryable() -> None:
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient("http://127.0.0.1:9", "key", "default_admin").reply("5", "x", 1)
+    assert caught.value.retryable
+
+
+def test_lead_name_is_read_from_props_and_never_raises(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/users/77").respond_with_json(
+        {"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}
+    )
+    httpserver.expect_request("/users/78").respond_with_data("oops", status=500)
+    client = DashlyClient(httpserver.url_for("/"), "key", "default_admin")
+    assert client.lead_name("77") == "Anna"
+    assert client.lead_name("78") is None
+    assert DashlyClient("http://127.0.0.1:9", "k", "a").lead_name("77") is None
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    later = (now + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after(later, now) == 30
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
