@@ -30,9 +30,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# One quick round (about 3 minutes); `make bench BENCH_FULL=1` for the full run. Exits non-zero
+# when a target is missed. The load comes from wrk (Debian's package), installed when missing.
 bench: $(STAMP)
-	$(BIN)/python bench/matching.py
-	$(BIN)/python bench/service.py
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
+	@status=0; $(BIN)/python bench/matching.py || status=1; \
+		$(BIN)/python bench/service.py || status=1; exit $$status
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -56,3 +56,23 @@ def webhook_forms(count: int, token: str, seed: int = 7, first_id: int = 10**9) 
             "type": "conversation",
             "token": token,
         }
+
+
+# Stand-ins for the ids in a form template; wrk's script puts each request's own ids there.
+ID_MARK, CONVERSATION_MARK, LEAD_CONVERSATION_MARK = "111111111111", "222222222222", "333333333333"
+
+
+def form_templates(count: int, token: str, seed: int = 7) -> list[tuple[str, bool]]:
+    """`count` url-encoded webhook bodies in the live mix, as (body, is a lead message), with
+    ID_MARK where the part id goes and a mark where the conversation goes."""
+    from urllib.parse import urlencode
+
+    templates = []
+    for form in webhook_forms(count, token, seed=seed):
+        part = json.loads(form["conversation"])
+        lead = part["type"] == "reply_user"
+        part["id"] = int(ID_MARK)
+        part["conversation"] = int(LEAD_CONVERSATION_MARK if lead else CONVERSATION_MARK)
+        form = {**form, "conversation": json.dumps(part, ensure_ascii=False)}
+        templates.append((urlencode(form), lead))
+    return templates
