@@ -1,26 +1,47 @@
 # The two commands a fresh clone needs: `make run` and `make test`.
+#
+# Dependencies come from uv.lock (every package pinned with its hashes, for Python 3.11 to 3.13).
+# uv itself is installed by pip into .tools/, pinned here.
 PYTHON ?= python3
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# uv never downloads an interpreter: it uses the one $(PYTHON) names.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-pythons lint format bench lock audit clean check-python
 
-$(STAMP): pyproject.toml requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -e '.[test]'
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "This project needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+		echo "Install one (e.g. pyenv install 3.12) or run: make PYTHON=python3.12 ..."; exit 1; }
+
+$(UV): | check-python
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# uv rebuilds .venv when its Python is not the one asked for (no stale venv after a switch).
+$(STAMP): pyproject.toml uv.lock .python-version $(UV) | check-python
+	$(UV) sync --locked --quiet --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	touch $(STAMP)
 
-# Serves the example rules on http://127.0.0.1:5000. Without DASHLY_API_TOKEN it is a dry run;
-# without DASHLY_WEBHOOK_TOKEN it accepts the development token it prints.
+# Serves the example rules on http://127.0.0.1:$PORT (5000). Without DASHLY_API_TOKEN it is a
+# dry run; without DASHLY_WEBHOOK_TOKEN it accepts the development token it prints.
 run: $(STAMP)
 	DASHLY_DEV_WEBHOOK_TOKEN=$${DASHLY_DEV_WEBHOOK_TOKEN:-dev-webhook-token} \
 	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:5000 'app:create_app()'
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} 'app:create_app()'
 
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+# The suite on another Python the project supports, in a venv of its own (used by CI).
+test-python-%: $(UV)
+	UV_PROJECT_ENVIRONMENT=.venv-$* $(UV) sync --locked --quiet --python $*
+	.venv-$*/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -29,6 +50,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Refresh uv.lock after editing the dependencies in pyproject.toml.
+lock: $(UV)
+	$(UV) lock
 
 # One quick round (about 3 minutes); `make bench BENCH_FULL=1` for the full run. Exits non-zero
 # when a target is missed. The load comes from wrk (Debian's package), installed when missing.
@@ -39,4 +64,4 @@ bench: $(STAMP)
 		$(BIN)/python bench/service.py || status=1; exit $$status
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* $(TOOLS) instance .pytest_cache .ruff_cache

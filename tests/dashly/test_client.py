@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from app.dashly import (
     ApiFailure,
@@ -99,3 +102,54 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(later, now) == 30
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+def test_a_refused_connection_says_cannot_connect() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens there once the socket is closed
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient(f"http://127.0.0.1:{port}", "key", "default_admin").reply("5", "x", 1)
+    assert str(caught.value) == "cannot connect calling /conversations/5/reply"
+    assert caught.value.retryable
+
+
+def test_retry_after_holds_back_every_call_to_the_api(httpserver: HTTPServer) -> None:
+    now = [1000.0]
+    httpserver.expect_request(re.compile(r"^/conversations/\d+/reply$")).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "30"}
+    )
+    client = DashlyClient(httpserver.url_for("/"), "key", "default_admin", lambda: now[0])
+    with pytest.raises(ApiFailure):
+        client.reply("5", "x", 1)
+    calls = len(httpserver.log)
+    now[0] += 10
+    with pytest.raises(ApiFailure) as caught:
+        client.reply("6", "other conversation", 2)
+    assert caught.value.retryable and caught.value.retry_after == pytest.approx(20)
+    assert client.lead_name("77") is None
+    assert len(httpserver.log) == calls  # neither the reply nor the look-up reached the API
+    now[0] += 21
+    with pytest.raises(ApiFailure, match="HTTP 429"):
+        client.reply("6", "other conversation", 2)
+    assert len(httpserver.log) == calls + 1
+
+
+def test_a_failed_name_look_up_is_not_remembered(httpserver: HTTPServer) -> None:
+    answers = iter([Response("down", status=503), None])
+
+    def handler(request: Request) -> Response:
+        answer = next(answers)
+        if answer is not None:
+            return answer
+        return Response(
+            '{"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}',
+            content_type="application/json",
+        )
+
+    httpserver.expect_request("/users/77").respond_with_handler(handler)
+    client = DashlyClient(httpserver.url_for("/"), "key", "default_admin")
+    assert client.lead_name("77") is None
+    assert client.lead_name("77") == "Anna"  # asked again, not "no name" for 5 minutes
+    assert client.lead_name("77") == "Anna"
+    assert len(httpserver.log) == 2  # the answer is remembered

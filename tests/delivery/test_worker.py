@@ -50,7 +50,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def delivery(store: Store, httpserver: HTTPServer, clock: Clock) -> Delivery:
-    return Delivery(store, DashlyClient(httpserver.url_for("/"), "key", "default_admin"), clock)
+    return Delivery(
+        store, DashlyClient(httpserver.url_for("/"), "key", "default_admin", clock), clock
+    )
 
 
 def queue(
