@@ -18,7 +18,7 @@ from app.logs import configure_logging
 from app.rules import RulesError, load_rules
 from app.rules.live import LiveRules
 from app.settings import Settings, load_settings
-from app.store import Store
+from app.store import Store, StoreUnavailable
 from app.web import admin, webhook
 
 __all__ = ["create_app"]
@@ -72,6 +72,7 @@ class Runtime:
             )
             self.delivery.start()
             for name, loop in (
+                ("store-ready", self.store.keep_trying_to_migrate),
                 ("rules-watch", self.rules.watch),
                 ("store-checkpoint", self.store.keep_checkpointing),
             ):
@@ -101,9 +102,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         for problem in error.problems:
             log.error("at=error event=rules_invalid problem=%r", problem)
         raise
-    store = Store(settings.database_url)
-    store.migrate()
-    store.close()  # the master's connection must not leak into forked workers
+    store = Store(settings.database_url, settings.database_pool_size)
+    try:
+        store.migrate()
+    except StoreUnavailable as error:
+        # Start anyway: webhooks get 503 (Dashly retries them) and each worker keeps trying.
+        log.error("at=error component=store event=unavailable_at_start error=%r", str(error))
+    store.close()  # the master's connections must not leak into forked workers
 
     runtime = Runtime(
         settings=settings,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 REDACTED = "[redacted]"
+_log = logging.getLogger("app.trouble")
 
 
 class SecretFilter(logging.Filter):
@@ -49,3 +52,61 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+
+
+# While a component keeps failing, its failure is logged again at most this often.
+REPEAT_SECONDS = 60.0
+
+
+class Trouble:
+    """A component's failures in the log without a flood: the first at once, then at most one
+    line every REPEAT_SECONDS while they last (saying how many were not logged), and one line
+    when the component works again. No traceback: the error's words say what is wrong."""
+
+    def __init__(
+        self,
+        component: str,
+        repeat_seconds: float = REPEAT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.component = component
+        self.repeat_seconds = repeat_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._last_logged = 0.0
+        self._unlogged = 0
+
+    def failed(self, error: str) -> None:
+        with self._lock:
+            now = self.clock()
+            if self._since is not None and now - self._last_logged < self.repeat_seconds:
+                self._unlogged += 1
+                return
+            first = self._since is None
+            since = now if self._since is None else self._since
+            self._since = since
+            self._last_logged, unlogged, self._unlogged = now, self._unlogged, 0
+        if first:
+            _log.error("at=error component=%s error=%r", self.component, error)
+        else:
+            _log.error(
+                "at=error component=%s error=%r failing_for_s=%.0f repeats_not_logged=%d",
+                self.component,
+                error,
+                now - since,
+                unlogged,
+            )
+
+    def recovered(self) -> None:
+        if self._since is None:
+            return  # the common case, without the lock
+        with self._lock:
+            if self._since is None:
+                return
+            since, self._since, self._unlogged = self._since, None, 0
+        _log.warning(
+            "at=warning component=%s event=recovered failed_for_s=%.0f",
+            self.component,
+            self.clock() - since,
+        )

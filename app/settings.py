@@ -41,11 +41,18 @@ class Settings:
     log_level: str
     admin_password: str | None
     insight_retention_days: int
+    database_pool_size: int = 2
+    on_dyno: bool = False
 
     @property
     def dry_run(self) -> bool:
         """No API key: replies are logged and stored, never sent."""
         return not self.api_token
+
+    @property
+    def store_is_durable(self) -> bool:
+        """False for SQLite on a platform dyno, whose disk is wiped at every restart."""
+        return not (self.on_dyno and self.database_url.startswith("sqlite:"))
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -141,6 +148,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         log_level=read.log_level(),
         admin_password=read.text("ADMIN_PASSWORD"),
         insight_retention_days=read.integer("INSIGHT_RETENTION_DAYS", 14),
+        database_pool_size=read.integer("DATABASE_POOL_SIZE", 2, minimum=1),
+        on_dyno=bool(read.text("DYNO")),
     )
     if read.problems:
         raise SettingsError("\n".join(read.problems))

@@ -1,5 +1,6 @@
 """Delivery: the worker that takes queued replies from the outbox and performs them."""
 
-from app.delivery.worker import Delivery, retry_delay
+from app.delivery.sending import retry_delay
+from app.delivery.worker import Delivery
 
 __all__ = ["Delivery", "retry_delay"]

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-from app.dashly.client import ApiFailure, DashlyClient
-from app.rules.templates import AnswerTemplateError, compile_answer
+from app.dashly.client import DashlyClient
+from app.delivery.sending import LEASE_SECONDS, Sender
+from app.logs import Trouble
 from app.store import Finished, OutboxItem, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 # Replies made by other workers, other dynos and retries are found by polling this often.
 POLL_SECONDS = 1.0
-# A claimed reply comes due again after this long if its worker died mid-call. It must outlast
-# one call's timeouts (connect 3 s + read 10 s); each completed step renews it.
-LEASE_SECONDS = 60.0
-FIRST_RETRY_SECONDS = 1.0
-MAX_RETRY_SECONDS = 120.0
 PRUNE_EVERY_SECONDS = 3600.0
 # Calls to the API in flight at once per worker; they wait on the network, not the CPU.
 SENDERS = 8
@@ -30,13 +24,6 @@ SENDERS = 8
 # of that time share one transaction and one wake-up, where a round for each costs more CPU than
 # the webhook that queued it. A reply to an idle service is still claimed at once.
 ROUND_SECONDS = 0.02
-
-
-def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
-    """Exponential backoff with jitter; never sooner than the API's Retry-After."""
-    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0))
-    delay = rng.uniform(ceiling / 2, ceiling)  # jitter: workers that failed together spread out
-    return max(delay, retry_after or 0.0)
 
 
 class Delivery:
@@ -56,7 +43,6 @@ class Delivery:
         self.store = store
         self.client = client
         self.clock = clock
-        self.rng = random.Random()
         self.senders = senders
         self.text_retention_seconds = text_retention_seconds
         self._changed = threading.Condition()
@@ -67,8 +53,11 @@ class Delivery:
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._warned_about_token = False
+        self.sender = Sender(store, client, clock)
         self._last_prune = 0.0
+        # A database outage is one log line per interval from each, not a traceback per try.
+        self._trouble = Trouble("delivery")
+        self._prune_trouble = Trouble("prune")
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="delivery-send")
@@ -133,10 +122,12 @@ class Delivery:
 
     def _due(self) -> bool:
         """Whether a reply is due now: a cheap read, so an idle poll takes no write lock."""
+        if not self.store.ready.is_set():
+            return False  # the store is not reachable yet; its own thread keeps trying
         try:
             due_at = self.store.next_due_at()
-        except Exception:
-            log.exception("at=error event=claim_failed")
+        except StoreUnavailable as error:
+            self._trouble.failed(str(error))
             return False
         return due_at is not None and due_at <= self.clock()
 
@@ -147,18 +138,23 @@ class Delivery:
         if not finished and limit <= 0:
             return []
         try:
-            return self.store.finish_and_claim(finished, self.clock(), LEASE_SECONDS, limit)
+            claimed = self.store.finish_and_claim(finished, self.clock(), LEASE_SECONDS, limit)
         except StoreUnavailable as error:
-            log.error("at=error event=delivery_store_unavailable error=%r", str(error))
+            self._trouble.failed(str(error))
         except Exception:  # a thread that dies here would stop delivery for good
             log.exception("at=error event=claim_failed")
+        else:
+            self._trouble.recovered()
+            return claimed
         self._keep(finished)
         return []
 
     def _send_and_report(self, item: OutboxItem) -> None:
         done = None
         try:
-            done = self._send(item)
+            done = self.sender.send(item)
+        except StoreUnavailable as error:  # the lease brings the reply back later
+            self._trouble.failed(str(error))
         except Exception:  # one bad reply must not stop delivery for everyone
             log.exception("at=error event=delivery_crashed id=%d", item.id)
         finally:
@@ -174,111 +170,20 @@ class Delivery:
         item = self.store.claim_due(self.clock(), LEASE_SECONDS)
         if item is None:
             return False
-        done = self._send(item)
+        done = self.sender.send(item)
         if done is not None:
             self.store.finish(done.item_id, done.status, done.at)
         return True
 
-    def _send(self, item: OutboxItem) -> Finished | None:
-        """Perform the reply's remaining actions. Delivered: what to record (the caller
-        records it); otherwise the retry or the burial is recorded here and None returned."""
-        started = time.perf_counter()
-        step = item.step
-        try:
-            for step in range(item.step, len(item.actions)):
-                self._perform(item.conversation, item.random_id, item.actions[step])
-                if step + 1 < len(item.actions):
-                    self.store.complete_step(item.id, step + 1, self.clock() + LEASE_SECONDS)
-        except ApiFailure as failure:
-            self._failed(item.id, item.conversation, item.deadline, item.attempts, step, failure)
-            return None
-        except AnswerTemplateError as error:
-            self.store.bury(item.id, str(error), self.clock())
-            log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
-            return None
-        status = "dry_run" if self.client is None else "done"
-        log.info(
-            "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
-            item.id,
-            item.conversation,
-            item.rule_id,
-            item.attempts,
-            status,
-            (time.perf_counter() - started) * 1000,
-        )
-        return Finished(item.id, status, self.clock())
-
-    def _perform(self, conversation: str, random_id: int, action: dict[str, Any]) -> None:
-        kind = action["do"]
-        if kind == "reply":
-            body = self._reply_body(action)
-            if self.client is None:
-                log.info("at=info event=dry_run conversation=%s body=%r", conversation, body)
-            else:
-                self.client.reply(conversation, body, random_id)
-        elif self.client is None:
-            log.info("at=info event=dry_run conversation=%s action=%s", conversation, kind)
-        elif kind == "tag":
-            self.client.add_tag(conversation, action["tag"])
-        elif kind == "assign":
-            self.client.assign(conversation, action["admin"])
-        else:
-            raise ApiFailure(f"unknown action {kind!r}", retryable=False)
-
-    def _reply_body(self, action: dict[str, Any]) -> str:
-        if "body" in action:
-            return action["body"]
-        lead = action.get("lead")
-        name = self.client.lead_name(lead) if self.client is not None and lead else None
-        return compile_answer(action["template"]).render(action.get("match"), name)
-
-    def _failed(
-        self,
-        item_id: int,
-        conversation: str,
-        deadline: float,
-        attempts: int,
-        step: int,
-        failure: ApiFailure,
-    ) -> None:
-        now = self.clock()
-        if failure.status in (401, 403) and not self._warned_about_token:
-            self._warned_about_token = True
-            log.critical(
-                "at=critical event=api_key_rejected status=%d hint=%r",
-                failure.status,
-                "Dashly refused DASHLY_API_TOKEN: check the API key in Dashly's settings",
-            )
-        error = str(failure)
-        when = now + retry_delay(attempts, failure.retry_after, self.rng)
-        if failure.retryable and when < deadline:
-            self.store.retry_later(item_id, when, error)
-            log.warning(
-                "at=warning event=delivery_retry id=%d conversation=%s step=%d attempt=%d "
-                "in_s=%.1f error=%r",
-                item_id,
-                conversation,
-                step,
-                attempts,
-                when - now,
-                error,
-            )
-        else:
-            self.store.bury(item_id, error, now)
-            log.error(
-                "at=error event=reply_dead id=%d conversation=%s step=%d attempts=%d error=%r",
-                item_id,
-                conversation,
-                step,
-                attempts,
-                error,
-            )
-
     def _prune_quietly(self) -> None:
         try:
             self._prune_now_and_then()
+        except StoreUnavailable as error:
+            self._prune_trouble.failed(str(error))
         except Exception:  # housekeeping must never stop delivery
             log.exception("at=error event=prune_failed")
+        else:
+            self._prune_trouble.recovered()
 
     def _prune_now_and_then(self) -> None:
         now = self.clock()

@@ -2,7 +2,7 @@
 SQLite or PostgreSQL. `Store` is what the rest of the service uses; each base is one concern."""
 
 from app.store.conversations import ConversationRecords
-from app.store.database import StoreUnavailable
+from app.store.errors import StoreUnavailable
 from app.store.housekeeping import Housekeeping
 from app.store.insight import InsightQueries
 from app.store.outbox import OutboxRecords

@@ -1,28 +1,24 @@
-"""The connection and dialect layer: one SQL path for SQLite and PostgreSQL; the URL picks the
-driver. Connections are made on first use in each process (never shared across a fork)."""
+"""The connection and dialect layer: one SQL path for SQLite and PostgreSQL (the URL picks the
+driver), the store's readiness, and what /healthz needs to know about failing writes."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from app.store.errors import StoreUnavailable, describe
 
 log = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 10
-# SQLite's WAL is copied back into the database file by a thread of each worker (housekeeping),
-# and by the writer whose commit makes it this many pages long (40 MB) only if that thread
-# falls behind. SQLite's default, 1,000, makes a writer checkpoint (with an fsync) while it
-# holds the write lock every few hundred commits, and every other writer waits for it.
-WAL_BACKSTOP_PAGES = 10_000
+# A transaction that takes longer is cut off client-side (PostgreSQL) and answered 503.
+TRANSACTION_SECONDS = 5.0
+# /healthz reports writes as failing while the last one failed this recently.
+WRITE_FAILURE_SECONDS = 30.0
+DEFAULT_POOL_SIZE = 2
 # Keys the two databases spell differently.
 _DIALECT = {
     "sqlite": {
@@ -44,88 +40,18 @@ _DIALECT = {
 }
 
 
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached or used."""
-
-
 class Database:
-    """Connections and the two SQL dialects: one SQL path for SQLite and PostgreSQL."""
+    """Transactions and reads on either database; each failure is a StoreUnavailable."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         self.dialect = "sqlite" if url.startswith("sqlite:") else "postgres"
-        self._local = threading.local()
+        self.backend = _backend(url, self.dialect, pool_size)
         self._sql_cache: dict[str, str] = {}
-        self._sqlite_lock = threading.RLock()
-        self._shared: sqlite3.Connection | None = None
-        self._shared_pid: int | None = None
-        self._checkpointer: sqlite3.Connection | None = None
-        self._checkpointer_pid: int | None = None
-
-    # -- connections ---------------------------------------------------------------------------
-
-    def _connect(self) -> Any:
-        if self.dialect == "sqlite":
-            path = self._sqlite_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                path,
-                timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,  # shared by the process's threads, under a lock
-            )
-            connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
-            # WAL lets readers run beside the writer; NORMAL stays durable across a process
-            # crash (kill -9), which is what a dyno restart is.
-            switch_to_wal(connection)
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
-            return connection
-        try:
-            import psycopg
-        except ImportError:
-            raise StoreUnavailable(
-                "DATABASE_URL names PostgreSQL but psycopg is not installed: "
-                "pip install 'psycopg[binary]'"
-            ) from None
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-
-    def _connection(self) -> Any:
-        if self.dialect == "sqlite":
-            return self._sqlite_connection()
-        local = self._local
-        # A connection made before a fork belongs to the parent: never reuse it in a child.
-        if getattr(local, "pid", None) != os.getpid() or local.connection is None:
-            local.pid, local.connection = os.getpid(), None
-            try:
-                local.connection = self._connect()
-            except StoreUnavailable:
-                raise
-            except Exception as error:
-                raise StoreUnavailable(f"cannot open the state store: {describe(error)}") from None
-        return local.connection
-
-    def _sqlite_connection(self) -> sqlite3.Connection:
-        """One connection per process, used under `_sqlite_lock`: its page cache stays warm,
-        where one per thread would be invalidated by every other thread's write."""
-        if self._shared_pid != os.getpid() or self._shared is None:
-            self._shared_pid, self._shared = os.getpid(), None
-            try:
-                self._shared = self._connect()
-            except Exception as error:
-                raise StoreUnavailable(f"cannot open the state store: {describe(error)}") from None
-        return self._shared
-
-    def _drop_connection(self) -> None:
-        if self.dialect == "sqlite":
-            connection, self._shared = self._shared, None
-        else:
-            connection, self._local.connection = getattr(self._local, "connection", None), None
-        close_quietly(connection)
-
-    def close(self) -> None:
-        """Close this thread's connection."""
-        self._drop_connection()
+        # Set once the schema is known to be current (migrate); until then webhooks get 503.
+        self.ready = threading.Event()
+        self._last_write_failure = 0.0
+        self._last_write_success = 0.0
 
     def _sql(self, query: str) -> str:
         cached = self._sql_cache.get(query)
@@ -137,63 +63,27 @@ class Database:
         return cached
 
     @contextmanager
-    def transaction(self) -> Iterator[Callable[..., Any]]:
-        """A write transaction; yields `run(query, *params) -> cursor`. SQLite takes the write
-        lock at BEGIN so a read that later writes waits instead of failing with "locked"."""
+    def transaction(self, seconds: float = TRANSACTION_SECONDS) -> Iterator[Callable[..., Any]]:
+        """A write transaction; yields `run(query, *params) -> cursor`."""
         try:
-            if self.dialect == "sqlite":
-                # Threads queue on the process's lock, then on a file lock shared with the other
-                # processes: both wake the next writer at once, where SQLite's own busy wait
-                # sleeps 1 to 100 ms between tries.
-                with self._sqlite_lock:
-                    connection = self._connection()  # creates the folder the lock file is in
-                    with self._file_lock():
-                        yield from self._sqlite_transaction(connection)
-            else:
-                connection = self._connection()
-                with connection.transaction():
-                    yield lambda query, *params: connection.execute(self._sql(query), params)
+            with self.backend.transaction(seconds) as execute:
+                yield lambda query, *params: execute(self._sql(query), params)
         except StoreUnavailable:
+            self._last_write_failure = time.monotonic()
             raise
-        except (sqlite3.Error, postgres_errors()) as error:
-            self._drop_connection()
+        except self.backend.errors as error:
+            self._last_write_failure = time.monotonic()
+            self.backend.reset()
             raise StoreUnavailable(f"state store error: {describe(error)}") from error
-
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        """An exclusive flock on `<database>.lock`, held by one writer of one process at a time
-        (the kernel drops it if the process dies)."""
-        if getattr(self, "_lock_pid", None) != os.getpid():
-            self._lock_pid = os.getpid()
-            self._lock_file = open(f"{self._sqlite_path()}.lock", "a+b")  # noqa: SIM115
-        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-
-    def _sqlite_path(self) -> Path:
-        return Path(self.url.removeprefix("sqlite:///"))
-
-    def _sqlite_transaction(self, connection: sqlite3.Connection) -> Iterator[Callable[..., Any]]:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield lambda query, *params: connection.execute(self._sql(query), params)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        self._last_write_success = time.monotonic()
 
     def _read(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         try:
-            if self.dialect == "sqlite":
-                with self._sqlite_lock:
-                    return list(self._connection().execute(self._sql(query), params).fetchall())
-            return list(self._connection().execute(self._sql(query), params).fetchall())
+            return self.backend.read(self._sql(query), params, TRANSACTION_SECONDS)
         except StoreUnavailable:
             raise
-        except (sqlite3.Error, postgres_errors()) as error:
-            self._drop_connection()
+        except self.backend.errors as error:
+            self.backend.reset()
             raise StoreUnavailable(f"state store error: {describe(error)}") from error
 
     def _write(self, query: str, *params: Any) -> int:
@@ -201,37 +91,24 @@ class Database:
         with self.transaction() as run:
             return run(query, *params).rowcount
 
+    def writes_failing(self) -> bool:
+        """Whether the last write of this process failed, recently (disk full, read-only)."""
+        failed = self._last_write_failure
+        return failed > self._last_write_success and time.monotonic() - failed < (
+            WRITE_FAILURE_SECONDS
+        )
 
-def switch_to_wal(connection: sqlite3.Connection) -> None:
-    """Several processes opening a new database at once contend for the switch to WAL, and
-    SQLite answers "locked" at once instead of waiting: retry within the busy timeout."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
-    while True:
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    def close(self) -> None:
+        """Close this process's connections (the master's, before gunicorn forks)."""
+        self.backend.close()
 
 
-def close_quietly(connection: Any) -> None:
-    """Close a connection that may be broken: closing may fail too, and it is gone either way."""
-    if connection is not None:
-        with contextlib.suppress(Exception):
-            connection.close()
+def _backend(url: str, dialect: str, pool_size: int) -> Any:
+    if dialect == "sqlite":
+        from app.store.sqlite import SqliteBackend
 
+        return SqliteBackend(url)
+    # Imported here: a SQLite deploy never loads the PostgreSQL driver.
+    from app.store.postgres import PostgresBackend
 
-def postgres_errors() -> type[Exception]:
-    try:
-        import psycopg
-    except ImportError:
-        return sqlite3.Error
-    return psycopg.Error
-
-
-def describe(error: BaseException) -> str:
-    """An error's first line, without any connection string (which may hold a password)."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text.split("postgres://")[0].split("postgresql://")[0].strip() or type(error).__name__
+    return PostgresBackend(url, pool_size)

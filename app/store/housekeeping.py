@@ -7,7 +7,9 @@ import os
 import sqlite3
 import threading
 
-from app.store.database import Database, StoreUnavailable, close_quietly, describe
+from app.logs import Trouble
+from app.store.database import Database
+from app.store.errors import StoreUnavailable, close_quietly, describe
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +21,23 @@ RETENTION_SECONDS = 30 * 24 * 3600
 class Housekeeping(Database):
     """Pruning and checkpoints, run from background threads."""
 
+    _checkpointer: sqlite3.Connection | None = None
+    _checkpointer_pid: int | None = None
+
     def checkpoint(self) -> None:
-        """Copy SQLite's WAL back into the database file (nothing to do on PostgreSQL). A
-        passive checkpoint on a connection of its own: no writer waits for it, where SQLite's
-        automatic one runs inside a writer's commit."""
+        """Copy SQLite's WAL back into the database file (nothing to do on PostgreSQL), on a
+        connection of its own: no writer waits for it, where SQLite's automatic checkpoint
+        runs inside a writer's commit. Once everything was copied, the next writer starts the
+        WAL over and cuts the file back to its size limit (`journal_size_limit`)."""
         if self.dialect != "sqlite":
             return
+        self.backend.watch_free_space()
         try:
             if self._checkpointer_pid != os.getpid() or self._checkpointer is None:
-                self._checkpointer_pid, self._checkpointer = os.getpid(), self._connect()
+                self._checkpointer_pid = os.getpid()
+                self._checkpointer = self.backend.connect()
             self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             connection, self._checkpointer = self._checkpointer, None
             close_quietly(connection)
             raise StoreUnavailable(f"state store error: {describe(error)}") from error
@@ -37,11 +45,14 @@ class Housekeeping(Database):
     def keep_checkpointing(self, stop: threading.Event) -> None:
         """Checkpoint every CHECKPOINT_SECONDS until `stop` is set (a daemon thread per
         worker; returns at once on PostgreSQL)."""
+        trouble = Trouble("store-checkpoint")
         while self.dialect == "sqlite" and not stop.wait(CHECKPOINT_SECONDS):
             try:
                 self.checkpoint()
             except StoreUnavailable as error:  # the backstop still bounds the WAL meanwhile
-                log.warning("at=warning event=checkpoint_failed error=%r", str(error))
+                trouble.failed(str(error))
+            else:
+                trouble.recovered()
 
     def prune(
         self, now: float, keep_seconds: float = RETENTION_SECONDS, text_seconds: float = 0

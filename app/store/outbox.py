@@ -110,3 +110,13 @@ class OutboxRecords(Database):
             "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
         )
         return rows[0][0] if rows else None
+
+    def last_dead_since(self, since: float) -> str | None:
+        """The error of the latest reply that died since `since` ("" when it had none), or
+        None when none did: what /healthz calls a bot that has gone quiet."""
+        rows = self._read(
+            "SELECT last_error FROM outbox WHERE status = 'dead' AND finished_at >= ? "
+            "ORDER BY finished_at DESC LIMIT 1",
+            since,
+        )
+        return (rows[0][0] or "") if rows else None

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import zlib
 
+from app.logs import Trouble
 from app.store.database import Database
+from app.store.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# Waiting for another process's migration (the advisory lock) may take longer than a webhook's
+# transaction may.
+MIGRATE_SECONDS = 30.0
+# While the database cannot be reached at start, workers try again after these waits.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -58,11 +71,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 
 class Schema(Database):
-    """Creating and upgrading the schema."""
+    """Creating and upgrading the schema, and retrying until the database lets us."""
 
     def migrate(self) -> None:
-        """Create or upgrade the schema; safe when several processes start at once."""
-        with self.transaction() as run:
+        """Create or upgrade the schema; safe when several processes start at once (SQLite's
+        write lock, PostgreSQL's advisory lock). The store is ready afterwards."""
+        with self.transaction(seconds=MIGRATE_SECONDS) as run:
             if self.dialect == "postgres":
                 run("SELECT pg_advisory_xact_lock(?)", zlib.crc32(b"dashly-autoresponder"))
             run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -72,6 +86,24 @@ class Schema(Database):
                 for statement in statements:
                     run(statement)
                 run("INSERT INTO schema_version (version) VALUES (?)", version)
+        self.ready.set()
+
+    def keep_trying_to_migrate(self, stop: threading.Event) -> None:
+        """Until the store is ready (or `stop` is set): migrate, and on failure wait and try
+        again, the wait doubling up to RETRY_MAX_SECONDS; one log line per interval while it
+        fails, one when it works (a daemon thread per worker)."""
+        trouble = Trouble("store")
+        delay = RETRY_FIRST_SECONDS
+        while not self.ready.is_set() and not stop.is_set():
+            try:
+                self.migrate()
+            except StoreUnavailable as error:
+                trouble.failed(str(error))
+                stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+            else:
+                trouble.recovered()
+                log.info("at=info event=store_ready")
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

@@ -13,12 +13,17 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.dashly.parts import PartError, decode_conversation, parse_part
+from app.logs import Trouble
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
+# Webhooks refused because the store is down: one log line per interval, not one per webhook.
+store_trouble = Trouble("webhook")
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A reply that died this recently makes /healthz say "degraded".
+DEAD_REPLY_WINDOW_SECONDS = 3600
 
 
 class Rejected(Exception):
@@ -74,7 +79,11 @@ def receive_webhook() -> Any:
         part = parse_part(decode_conversation(fields["conversation"]))
     except PartError as error:
         raise Rejected(400, str(error)) from None
-    decision = current_app.extensions["autoresponder"].handler.handle(part)
+    runtime = current_app.extensions["autoresponder"]
+    if not runtime.store.ready.is_set():
+        raise StoreUnavailable("the state store is not ready yet")
+    decision = runtime.handler.handle(part)
+    store_trouble.recovered()
     log.info(
         "at=info event=webhook part=%s conversation=%s type=%s status=%s rule=%s reason=%r ms=%.1f",
         part.id,
@@ -100,19 +109,31 @@ def _status_response(status: str) -> Response:
 
 @blueprint.get("/healthz")
 def healthz() -> Any:
+    """Public, so it says only fixed words; the details are in the log and on /admin."""
     runtime = current_app.extensions["autoresponder"]
     body: dict[str, Any] = {
         "status": "ok",
         "rules": len(runtime.rules.current),
         "dry_run": runtime.settings.dry_run,
     }
+    if not runtime.settings.store_is_durable:
+        body["durable"] = False
     if runtime.rules.error:
-        body["rules_error"] = runtime.rules.error
+        body["rules_error"] = True
+    store = runtime.store
     try:
-        runtime.store.ping()
-    except Exception:
-        log.error("at=error event=healthz_store_unreachable")
-        return {**body, "status": "unavailable", "error": "the state store is unreachable"}, 503
+        if not store.ready.is_set():
+            raise StoreUnavailable("the state store is not ready yet")
+        store.ping()
+        if store.writes_failing():
+            return {**body, "status": "unavailable", "store": "write_failed"}, 503
+        died = store.last_dead_since(time.time() - DEAD_REPLY_WINDOW_SECONDS)
+    except StoreUnavailable:
+        return {**body, "status": "unavailable", "store": "unreachable"}, 503
+    if died is not None:
+        # Webhooks are still accepted (200), but an uptime monitor sees the bot has gone quiet.
+        rejected = died.startswith(("HTTP 401", "HTTP 403"))
+        body.update(status="degraded", reason="api_key_rejected" if rejected else "replies_dying")
     return body
 
 
@@ -140,7 +161,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
         if isinstance(error, StoreUnavailable):
-            log.error("at=error event=store_unavailable error=%r", str(error))
+            store_trouble.failed(str(error))
             # 503: Dashly retries the webhook later, and the part was not recorded.
             return error_response(503, "the state store is unavailable; try again later")
         log.exception("at=error event=unhandled")

@@ -270,3 +270,12 @@ def test_checkpoints_run_until_stopped(database_url: str, tmp_path: Path) -> Non
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_sqlite_commits_are_durable_and_its_wal_is_bounded(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    store.migrate()
+    connection = store.backend.connect()
+    # FULL (2): the commit is on disk before the webhook is answered, even across a power loss.
+    assert connection.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert connection.execute("PRAGMA journal_size_limit").fetchone() == (512 * 1024,)

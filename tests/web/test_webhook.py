@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from app.handling import random_id_for
 from tests.conftest import (
+    API_PATH,
     API_TOKEN,
     WEBHOOK_TOKEN,
     api_calls,
@@ -163,7 +164,8 @@ def test_healthz_is_503_when_the_store_is_unreachable(
     app.extensions["autoresponder"].store.close()
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json["error"] == "the state store is unreachable"
+    assert response.json["status"] == "unavailable"
+    assert response.json["store"] == "unreachable"
 
 
 def test_unset_webhook_token_refuses_everything_and_says_why(
@@ -375,3 +377,22 @@ def test_hours_decide_which_rule_answers_through_the_webhook(
     }
     [request] = wait_for(lambda: api_calls(dashly_api))
     assert sent_form(request)["body"] == "Open"
+
+
+def test_healthz_says_degraded_with_a_fixed_reason_while_replies_die(
+    make_app: Callable[..., Flask], httpserver: HTTPServer
+) -> None:
+    # Dashly refuses the API key: every reply dies, while webhooks are still accepted.
+    httpserver.expect_request(API_PATH, method="POST").respond_with_json(
+        {"meta": {"status": 401, "error": "Unauthorized", "error_message": "bad key sk-123"}},
+        status=401,
+    )
+    app = make_app(DASHLY_API_TOKEN="sk-123-rejected", DASHLY_API_URL=httpserver.url_for("/"))
+    client = app.test_client()
+    assert client.get("/healthz").json["status"] == "ok"
+    assert post(client, lead_part("hello", 81, 18)).json == {"status": "replied"}
+    health = wait_for(lambda: client.get("/healthz").json.get("reason") and client.get("/healthz"))
+    assert health.status_code == 200  # webhooks are still accepted: not a 503
+    assert health.json["status"] == "degraded"
+    assert health.json["reason"] == "api_key_rejected"
+    assert "sk-123" not in health.get_data(as_text=True)

@@ -1,0 +1,170 @@
+"""PostgreSQL: a bounded pool per process (psycopg_pool), and client-side deadlines, because a
+frozen server answers neither queries nor the server-side timeouts meant to end them."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from app.store.errors import StoreUnavailable, describe
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 3
+# How long a request waits for a pooled connection before it answers 503.
+POOL_WAIT_SECONDS = 3.0
+# A connection unused this long is checked (one round trip) before it is handed out, so a
+# connection that died while idle costs a retry, not a webhook's 503.
+IDLE_CHECK_SECONDS = 30.0
+
+
+class PostgresBackend:
+    """A pool of at most `pool_size` connections in this process, made after the fork."""
+
+    errors: tuple[type[Exception], ...] = (psycopg.Error, OSError)
+
+    def __init__(self, url: str, pool_size: int) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self._pool: ConnectionPool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._last_used: dict[int, float] = {}
+        self._watchdog = Watchdog()
+
+    def connect(self) -> psycopg.Connection:
+        """A connection of its own, outside the pool (migrations, one-off commands)."""
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+
+    def _pool_here(self) -> ConnectionPool:
+        # A pool made before a fork belongs to the parent: each process makes its own.
+        if self._pid != os.getpid() or self._pool is None:
+            with self._lock:
+                if self._pid != os.getpid() or self._pool is None:
+                    self._pool = ConnectionPool(
+                        self.url,
+                        min_size=0,  # connects on demand: a database down at boot is no error
+                        max_size=self.pool_size,
+                        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+                        check=self._check_if_idle,
+                        timeout=POOL_WAIT_SECONDS,
+                        reconnect_timeout=0,  # keep trying for as long as it takes
+                        name="store",
+                        open=True,
+                    )
+                    self._pid = os.getpid()
+                    self._last_used = {}
+        return self._pool
+
+    def _check_if_idle(self, connection: psycopg.Connection) -> None:
+        if time.monotonic() - self._last_used.get(id(connection), 0.0) > IDLE_CHECK_SECONDS:
+            with self._watchdog.deadline(connection, CONNECT_TIMEOUT_SECONDS):
+                connection.execute("SELECT 1")
+
+    @contextmanager
+    def _borrowed(self, seconds: float) -> Iterator[psycopg.Connection]:
+        try:
+            with self._pool_here().connection() as connection:
+                with self._watchdog.deadline(connection, seconds):
+                    yield connection
+                self._last_used[id(connection)] = time.monotonic()
+        except PoolTimeout:
+            raise StoreUnavailable(
+                f"no database connection within {POOL_WAIT_SECONDS:.0f} s "
+                "(the database is slow, down, or out of connections)"
+            ) from None
+
+    @contextmanager
+    def transaction(self, seconds: float) -> Iterator[Callable[[str, Any], Any]]:
+        with self._borrowed(seconds) as connection, connection.transaction():
+            yield connection.execute
+
+    def read(self, sql: str, params: tuple[Any, ...], seconds: float) -> list[tuple[Any, ...]]:
+        with self._borrowed(seconds) as connection:
+            return list(connection.execute(sql, params).fetchall())
+
+    def reset(self) -> None:
+        """Nothing to do: the pool drops a connection that came back broken."""
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            try:
+                pool.close(timeout=1.0)
+            except Exception as error:  # closing a pool of a dead server may fail too
+                log.debug("at=debug event=pool_close_failed error=%r", describe(error))
+
+
+class Watchdog:
+    """Cuts the connection of a transaction that overruns its deadline: shutting its socket
+    down wakes the thread blocked on it, which then sees a broken connection (and the pool
+    drops it). One thread per process, started on first use."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, Any]] = []
+        self._live: set[int] = set()
+        self._numbers = itertools.count()
+        self._pid: int | None = None
+
+    @contextmanager
+    def deadline(self, connection: psycopg.Connection, seconds: float) -> Iterator[None]:
+        number = next(self._numbers)
+        with self._changed:
+            self._start_here()
+            heapq.heappush(self._due, (time.monotonic() + seconds, number, connection))
+            self._live.add(number)
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._live.discard(number)
+
+    def _start_here(self) -> None:
+        if self._pid != os.getpid():
+            self._pid, self._due, self._live = os.getpid(), [], set()
+            threading.Thread(target=self._run, name="store-watchdog", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._due and self._due[0][1] not in self._live:
+                    heapq.heappop(self._due)  # finished in time
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                when, number, connection = self._due[0]
+                if when > time.monotonic():
+                    self._changed.wait(when - time.monotonic())
+                    continue
+                heapq.heappop(self._due)
+                self._live.discard(number)
+            log.warning("at=warning event=store_deadline action=connection_cut")
+            cut(connection)
+
+
+def cut(connection: psycopg.Connection) -> None:
+    """Shut the connection's socket down (a duplicate of its descriptor, so psycopg's own stays
+    valid until it notices)."""
+    try:
+        duplicate = socket.socket(fileno=os.dup(connection.fileno()))
+    except (OSError, psycopg.Error):
+        return
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        duplicate.close()

@@ -1,0 +1,39 @@
+"""Log lines: a failing component is said once per interval, not once per try."""
+
+from __future__ import annotations
+
+import logging
+
+from app.logs import Trouble
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_a_failure_that_lasts_is_logged_once_per_interval_and_its_end_once() -> None:
+    now = [0.0]
+    trouble = Trouble("delivery", repeat_seconds=60, clock=lambda: now[0])
+    collect, logger = Collect(), logging.getLogger("app.trouble")
+    logger.addHandler(collect)
+    try:
+        for _ in range(1000):  # a database restart: a thousand failed tries in 50 s
+            trouble.failed("state store error: connection refused")
+            now[0] += 0.05
+        now[0] = 61
+        trouble.failed("state store error: connection refused")
+        trouble.recovered()
+        trouble.recovered()
+    finally:
+        logger.removeHandler(collect)
+    assert collect.lines == [
+        "at=error component=delivery error='state store error: connection refused'",
+        "at=error component=delivery error='state store error: connection refused' "
+        "failing_for_s=61 repeats_not_logged=999",
+        "at=warning component=delivery event=recovered failed_for_s=61",
+    ]
