@@ -12,7 +12,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads an interpreter: it uses the one $(PYTHON) names.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-pythons lint format bench lock audit clean check-python
+.PHONY: run test test-with lint format bench lock clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -31,17 +31,18 @@ $(STAMP): pyproject.toml uv.lock .python-version $(UV) | check-python
 # Serves the example rules on http://127.0.0.1:$PORT (5000). Without DASHLY_API_TOKEN it is a
 # dry run; without DASHLY_WEBHOOK_TOKEN it accepts the development token it prints.
 run: $(STAMP)
-	DASHLY_DEV_WEBHOOK_TOKEN=$${DASHLY_DEV_WEBHOOK_TOKEN:-dev-webhook-token} \
 	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} 'app:create_app()'
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} app.wsgi:app
 
 test: $(STAMP) lint
 	$(BIN)/pytest
 
-# The suite on another Python the project supports, in a venv of its own (used by CI).
-test-python-%: $(UV)
-	UV_PROJECT_ENVIRONMENT=.venv-$* $(UV) sync --locked --quiet --python $*
-	.venv-$*/bin/pytest -q -p no:cacheprovider
+# The suite on another Python the project supports, in a venv of its own (CI runs it on 3.11
+# and 3.13): make test-with PY=/path/to/python3.11
+test-with: $(UV)
+	@test -n "$(PY)" || { echo "usage: make test-with PY=/path/to/python"; exit 1; }
+	UV_PROJECT_ENVIRONMENT=.venv-other $(UV) sync --locked --quiet --python "$(PY)"
+	.venv-other/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

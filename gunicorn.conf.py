@@ -11,6 +11,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads suit a service that mostly waits on the database; the Dashly calls run in each
 # worker's delivery thread, not in request threads.
 worker_class = "gthread"
+# GUNICORN_THREADS is documented in the README; 4 keeps a worker's database pool (2) busy.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # Load the app (and validate the rules) once in the master: broken rules stop the start with
@@ -31,6 +32,27 @@ keepalive = 95
 # The router already logs every request; our own log has one line per webhook decision.
 accesslog = None
 errorlog = "-"
+
+# gunicorn's own lines in the service's shape (`pid=N at=INFO source=gunicorn msg=...`), without
+# a second timestamp: the platform stamps every line.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "pid=%(process)d at=%(levelname)s source=gunicorn msg=%(message)s"}
+    },
+    "handlers": {
+        # gunicorn's own default names, so that its defaults for root and access find them.
+        name: {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
+        for name in ("console", "error_console")
+    },
+    "root": {"level": "WARNING", "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
+        # No access lines: the router logs every request already.
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
 
 # Trust X-Forwarded-* from Heroku's router (the only thing that can reach a dyno).
 forwarded_allow_ips = "*"

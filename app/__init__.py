@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     start_background = bool(config.pop("START_BACKGROUND", True))
     settings = load_settings(config)
-    configure_logging(settings.log_level, settings.secrets)
+    looking_only = only_looked_at()
+    configure_logging("WARNING" if looking_only else settings.log_level, settings.secrets)
     try:
         rules = load_rules(settings.rules_dir, settings.timezone)
     except RulesError as error:
@@ -103,12 +105,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             log.error("at=error event=rules_invalid problem=%r", problem)
         raise
     store = Store(settings.database_url, settings.database_pool_size)
-    try:
-        store.migrate()
-    except StoreUnavailable as error:
-        # Start anyway: webhooks get 503 (Dashly retries them) and each worker keeps trying.
-        log.error("at=error component=store event=unavailable_at_start error=%r", str(error))
-    store.close()  # the master's connections must not leak into forked workers
+    if not looking_only:
+        try:
+            store.migrate()
+        except StoreUnavailable as error:
+            # Start anyway: webhooks get 503 (Dashly retries them) and each worker keeps trying.
+            log.error("at=error component=store event=unavailable_at_start error=%r", str(error))
+        store.close()  # the master's connections must not leak into forked workers
 
     runtime = Runtime(
         settings=settings,
@@ -122,10 +125,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
     webhook.register_error_handlers(app)
-    if start_background:
+    if start_background and not looking_only:
         app.before_request(runtime.start_background)
-    log_start(settings, len(rules), len(rules.files))
+    if not looking_only:
+        log_start(settings, len(rules), len(rules.files))
     return app
+
+
+def only_looked_at() -> bool:
+    """`flask --help`, `flask routes` and the like build the app only to look at it: they
+    neither touch the database nor start anything, and say nothing unless it is wrong."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" not in sys.argv[1:]
 
 
 def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
@@ -142,15 +152,21 @@ def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
             "at=warning event=dry_run message=%r",
             "DASHLY_API_TOKEN is not set: replies are logged and stored, not sent",
         )
-    if settings.webhook_token is None:
+    if not settings.store_is_durable:
+        log.warning(
+            "at=warning event=store_not_durable message=%r",
+            "SQLite on a dyno: its disk is wiped at every restart and deploy, taking pending "
+            "replies and the duplicate check with it. Attach PostgreSQL (DATABASE_URL).",
+        )
+    if settings.webhook_token is None and settings.dev_webhook_token is None:
         log.warning(
             "at=warning event=no_webhook_token message=%r",
             "DASHLY_WEBHOOK_TOKEN is not set: every webhook is refused with 401",
         )
-    elif settings.webhook_token_is_dev:
+    elif settings.webhook_token is None:
         # A development token is no secret: printing it is the point (SPEC §1, make run).
         print(
-            f"Development webhook token: {settings.webhook_token} "
-            "(set DASHLY_WEBHOOK_TOKEN in production)",
+            f"Development webhook token: {settings.dev_webhook_token} (accepted from this "
+            "machine only, until DASHLY_WEBHOOK_TOKEN is set)",
             flush=True,
         )

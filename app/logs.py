@@ -12,21 +12,24 @@ REDACTED = "[redacted]"
 _log = logging.getLogger("app.trouble")
 
 
-class SecretFilter(logging.Filter):
-    """Masks any configured secret that would otherwise reach a log line."""
+class LineFormatter(logging.Formatter):
+    """`pid=N <message>`: the worker that wrote the line (Heroku adds the time and the dyno),
+    any traceback folded into the same record, and every configured secret masked in all of it.
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+    Masking happens here, on the finished text, so a secret quoted by a library's error or
+    inside a traceback is masked too."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            if any(secret in message for secret in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, REDACTED)
-                record.msg, record.args = message, None
-        return True
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__("pid=%(process)d %(message)s")
+        # Shorter values would garble every line they occur in; start-up warns about them.
+        self.secrets = tuple(sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True))
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -47,8 +50,7 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     handler = StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    handler.addFilter(SecretFilter(secrets))
+    handler.setFormatter(LineFormatter(secrets))
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -14,9 +14,11 @@ from dotenv import dotenv_values
 
 DEFAULT_API_URL = "https://api.dashly.app"
 DEFAULT_DATABASE_URL = "sqlite:///instance/bot.sqlite3"
-# `make run` sets this so that a fresh clone answers webhooks without any configuration; it is
-# used only when DASHLY_WEBHOOK_TOKEN is unset, and the start-up log says so.
+# So that a fresh clone answers the README's curl without any configuration (`make run`,
+# `flask run`): accepted only from loopback, only while DASHLY_WEBHOOK_TOKEN is unset, never on
+# a platform dyno; the start-up log says so.
 DEV_TOKEN_VARIABLE = "DASHLY_DEV_WEBHOOK_TOKEN"
+DEFAULT_DEV_TOKEN = "dev-webhook-token"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -29,7 +31,7 @@ class Settings:
     """The service's configuration (SPEC §3)."""
 
     webhook_token: str | None
-    webhook_token_is_dev: bool
+    dev_webhook_token: str | None
     api_token: str | None
     api_url: str
     admin_id: str
@@ -133,10 +135,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build and validate the settings; raise SettingsError naming every bad variable."""
     read = _Reader(read_environment(overrides))
     webhook_token = read.text("DASHLY_WEBHOOK_TOKEN")
-    dev_token = read.text(DEV_TOKEN_VARIABLE)
+    on_dyno = bool(read.text("DYNO"))
+    dev_token = read.text(DEV_TOKEN_VARIABLE, DEFAULT_DEV_TOKEN)
     settings = Settings(
-        webhook_token=webhook_token or dev_token,
-        webhook_token_is_dev=webhook_token is None and dev_token is not None,
+        webhook_token=webhook_token,
+        dev_webhook_token=None if webhook_token or on_dyno else dev_token,
         api_token=read.text("DASHLY_API_TOKEN"),
         api_url=read.api_url(),
         admin_id=read.text("DASHLY_ADMIN_ID") or "default_admin",
@@ -149,7 +152,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         admin_password=read.text("ADMIN_PASSWORD"),
         insight_retention_days=read.integer("INSIGHT_RETENTION_DAYS", 14),
         database_pool_size=read.integer("DATABASE_POOL_SIZE", 2, minimum=1),
-        on_dyno=bool(read.text("DYNO")),
+        on_dyno=on_dyno,
     )
     if read.problems:
         raise SettingsError("\n".join(read.problems))

@@ -42,7 +42,7 @@ TOKEN = "bench-webhook-token"
 WORKERS = 2
 CONNECTIONS = 12
 DESIGNS = {
-    "ours": "app:create_app()",
+    "ours": "app.wsgi:app",
     "bare Flask": "bench.bare_app:app",
     "help page": "bench.helppage_app:app",
 }

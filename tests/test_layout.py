@@ -25,6 +25,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.web": ("app.handling", "app.insight", "app.rules", "app.store", "app.dashly.parts"),
     "app.cli": ("app.settings", "app.rules", "app.store", "app.insight", "app.handling"),
     "app.grouping": ("app.insight.grouping",),
+    "app.wsgi": ("app", "app.rules", "app.settings"),
     "app": ("app.",),  # the factory wires everything together
 }
 # What every part may use: logging is below everything.

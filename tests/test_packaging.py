@@ -3,6 +3,7 @@ CLI, whose commands are registered by the installed project's entry points."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,3 +72,16 @@ def test_a_venv_built_from_the_lock_alone_runs_the_cli(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip().endswith("files")
     assert "rules in" in checked.stdout
+
+
+def test_the_heroku_button_makes_secrets_and_asks_only_for_the_api_key() -> None:
+    app = json.loads((ROOT / "app.json").read_text())
+    env = app["env"]
+    assert env["DASHLY_WEBHOOK_TOKEN"]["generator"] == "secret"
+    assert env["ADMIN_PASSWORD"]["generator"] == "secret"
+    assert env["DASHLY_API_TOKEN"]["required"] is True
+    assert any(a["plan"].startswith("heroku-postgresql") for a in app["addons"])
+    # No release phase: it would fail a deploy exactly when the database is down.
+    assert not any(
+        line.startswith("release:") for line in (ROOT / "Procfile").read_text().splitlines()
+    )

@@ -63,10 +63,12 @@ class Database:
         return cached
 
     @contextmanager
-    def transaction(self, seconds: float = TRANSACTION_SECONDS) -> Iterator[Callable[..., Any]]:
+    def transaction(
+        self, seconds: float = TRANSACTION_SECONDS, own_connection: bool = False
+    ) -> Iterator[Callable[..., Any]]:
         """A write transaction; yields `run(query, *params) -> cursor`."""
         try:
-            with self.backend.transaction(seconds) as execute:
+            with self.backend.transaction(seconds, own_connection) as execute:
                 yield lambda query, *params: execute(self._sql(query), params)
         except StoreUnavailable:
             self._last_write_failure = time.monotonic()

@@ -20,6 +20,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from app.store.errors import StoreUnavailable, describe
 
 log = logging.getLogger(__name__)
+# The pool logs every failed connection attempt, with the server's words; the service's own
+# lines (one per interval while it lasts) say it instead.
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 CONNECT_TIMEOUT_SECONDS = 3
 # How long a request waits for a pooled connection before it answers 503.
@@ -86,7 +89,19 @@ class PostgresBackend:
             ) from None
 
     @contextmanager
-    def transaction(self, seconds: float) -> Iterator[Callable[[str, Any], Any]]:
+    def transaction(
+        self, seconds: float, own_connection: bool = False
+    ) -> Iterator[Callable[[str, Any], Any]]:
+        """On a pooled connection, or on one of its own (migrations: the master never makes a
+        pool, and a failure to connect says why, where the pool only says it timed out)."""
+        if own_connection:
+            with (
+                self.connect() as connection,
+                self._watchdog.deadline(connection, seconds),
+                connection.transaction(),
+            ):
+                yield connection.execute
+            return
         with self._borrowed(seconds) as connection, connection.transaction():
             yield connection.execute
 

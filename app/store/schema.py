@@ -76,7 +76,7 @@ class Schema(Database):
     def migrate(self) -> None:
         """Create or upgrade the schema; safe when several processes start at once (SQLite's
         write lock, PostgreSQL's advisory lock). The store is ready afterwards."""
-        with self.transaction(seconds=MIGRATE_SECONDS) as run:
+        with self.transaction(seconds=MIGRATE_SECONDS, own_connection=True) as run:
             if self.dialect == "postgres":
                 run("SELECT pg_advisory_xact_lock(?)", zlib.crc32(b"dashly-autoresponder"))
             run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

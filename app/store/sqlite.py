@@ -92,7 +92,9 @@ class SqliteBackend:
         return self._connection
 
     @contextmanager
-    def transaction(self, seconds: float) -> Iterator[Callable[[str, Any], Any]]:
+    def transaction(
+        self, seconds: float, own_connection: bool = False
+    ) -> Iterator[Callable[[str, Any], Any]]:
         """A write transaction. Threads queue on the process's lock, then on a file lock shared
         with the other processes: both wake the next writer at once, where SQLite's own busy
         wait sleeps 1 to 100 ms between tries. BEGIN IMMEDIATE takes the write lock at once, so

@@ -168,13 +168,34 @@ def test_healthz_is_503_when_the_store_is_unreachable(
     assert response.json["store"] == "unreachable"
 
 
-def test_unset_webhook_token_refuses_everything_and_says_why(
-    make_app: Callable[..., Flask],
+def test_unset_webhook_token_refuses_every_remote_webhook_and_says_why_only_in_the_log(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = make_app(DASHLY_WEBHOOK_TOKEN="").test_client()
-    response = post(client, lead_part("hello"), token="")
+    form = webhook_form(lead_part("hello"), token="dev-webhook-token")
+    response = client.post(
+        "/webhooks/dashly", data=form, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+    )
     assert response.status_code == 401
-    assert "DASHLY_WEBHOOK_TOKEN is not set" in response.json["error"]
+    assert response.json == {"error": "wrong or missing token"}  # nothing said to a stranger
+    assert "DASHLY_WEBHOOK_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_the_development_token_opens_only_the_loopback_door(
+    make_app: Callable[..., Flask],
+) -> None:
+    form = webhook_form(lead_part("hello", 1201, 61), token="dev-webhook-token")
+    client = make_app(DASHLY_WEBHOOK_TOKEN="").test_client()
+    assert client.post("/webhooks/dashly", data=form).json == {"status": "replied"}
+    relayed = client.post("/webhooks/dashly", data=form, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.status_code == 401  # a proxy on this machine relays strangers
+    # Once a real token is set, or on a platform dyno, the development token is refused.
+    assert (
+        post(make_app().test_client(), lead_part("hi", 1202, 62), "dev-webhook-token").status_code
+        == 401
+    )
+    on_dyno = make_app(DASHLY_WEBHOOK_TOKEN="", DYNO="web.1").test_client()
+    assert on_dyno.post("/webhooks/dashly", data=form).status_code == 401
 
 
 GOOD = json.dumps(lead_part("hello", 71, 16))

@@ -1,0 +1,46 @@
+"""The README shows what the program prints: each output block marked `<!-- output: COMMAND -->`
+is compared with what COMMAND prints today (timings and ids normalised)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+MARKED = re.compile(r"<!-- output: (?P<command>.+?) -->\n```[a-z]*\n(?P<shown>.*?)```", re.S)
+# Numbers that change from run to run.
+VARYING = [(re.compile(r"ms=\d+(\.\d+)?"), "ms=N"), (re.compile(r"pid=\d+"), "pid=N")]
+
+
+def normalised(text: str) -> str:
+    for pattern, replacement in VARYING:
+        text = pattern.sub(replacement, text)
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def marked_blocks() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [(m["command"], m["shown"]) for m in MARKED.finditer(readme)]
+
+
+def test_the_readme_marks_its_output_blocks() -> None:
+    assert len(marked_blocks()) >= 3
+
+
+@pytest.mark.parametrize(("command", "shown"), marked_blocks())
+def test_an_output_block_is_what_the_command_prints(command: str, shown: str) -> None:
+    argv = shlex.split(command)
+    if argv[0].startswith(".venv/bin/"):  # this venv's programs, wherever it is
+        argv[0] = str(Path(sys.executable).parent / Path(argv[0]).name)
+    env = {**os.environ, "RULES_DIR": "rules", "DATABASE_URL": "", "BOT_TIMEZONE": "UTC"}
+    ran = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    printed = ran.stdout + ran.stderr
+    expected = "\n".join(line for line in shown.splitlines() if not line.startswith("$ "))
+    assert normalised(printed) == normalised(expected)
