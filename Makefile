@@ -12,7 +12,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads an interpreter: it uses the one $(PYTHON) names.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-with lint format bench lock clean check-python
+.PHONY: run test test-with lint format bench lock audit clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -55,6 +55,14 @@ format: $(STAMP)
 # Refresh uv.lock after editing the dependencies in pyproject.toml.
 lock: $(UV)
 	$(UV) lock
+
+# Known vulnerabilities in the locked runtime dependencies (CI runs it). Skipped, saying so,
+# when no vulnerability database can be reached.
+audit: $(STAMP)
+	@if ! $(BIN)/python -c "import urllib.request as u; u.urlopen('https://pypi.org/pypi/flask/3.1.0/json', timeout=10)" 2>/dev/null; then \
+		echo "audit skipped: PyPI's vulnerability data (pypi.org/pypi/NAME/VERSION/json) cannot be reached from here"; exit 0; fi; \
+	$(UV) export --locked --quiet --no-dev --no-emit-project --format requirements-txt -o .venv/audit-requirements.txt && \
+	$(BIN)/pip-audit --strict --progress-spinner off --disable-pip -r .venv/audit-requirements.txt
 
 # One quick round (about 3 minutes); `make bench BENCH_FULL=1` for the full run. Exits non-zero
 # when a target is missed. The load comes from wrk (Debian's package), installed when missing.

@@ -20,7 +20,7 @@ from app.rules import RulesError, load_rules
 from app.rules.live import LiveRules
 from app.settings import Settings, load_settings
 from app.store import Store, StoreUnavailable
-from app.web import admin, webhook
+from app.web import admin, door, webhook
 
 __all__ = ["create_app"]
 
@@ -122,6 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["autoresponder"] = runtime
+    door.install(app, admin.blueprint, exempt=(webhook.blueprint,))
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
     webhook.register_error_handlers(app)
@@ -151,6 +152,14 @@ def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
         log.warning(
             "at=warning event=dry_run message=%r",
             "DASHLY_API_TOKEN is not set: replies are logged and stored, not sent",
+        )
+    for name in settings.short_secrets:
+        log.warning(
+            "at=warning event=short_secret name=%s message=%r",
+            name,
+            "shorter than 16 characters: easy to guess, and too short to be masked in every "
+            "log line; use a long random value (openssl rand -hex 24)"
+            + ("; /admin stays closed until it is" if name == "ADMIN_PASSWORD" else ""),
         )
     if not settings.store_is_durable:
         log.warning(

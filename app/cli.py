@@ -20,6 +20,7 @@ from app.rules.explain import explain
 from app.rules.warnings import rule_warnings
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
+from app.text import clean
 
 
 def settings_or_exit() -> Settings:
@@ -100,7 +101,7 @@ def outbox_group(context: click.Context) -> None:
     for item in items:
         click.echo(
             f"{item.id:>6}  {item.status:8} {item.conversation:20} {item.rule_id:20} "
-            f"{item.attempts:>5}  {item.last_error or '-'}"
+            f"{item.attempts:>5}  {clean(item.last_error or '-')}"
         )
 
 
@@ -110,7 +111,7 @@ def retry_command(item_id: int) -> None:
     """Queue dead reply ID again; a running service sends it within a second or two."""
     store = open_store()
     now = time.time()
-    if not store.revive(item_id, now, now + DELIVERY_WINDOW_SECONDS):
+    if not 0 < item_id < 2**63 or not store.revive(item_id, now, now + DELIVERY_WINDOW_SECONDS):
         click.echo(f"no dead reply with id {item_id}", err=True)
         sys.exit(1)
     click.echo(f"reply {item_id} queued again")
@@ -149,4 +150,4 @@ def insights_command(days: int) -> None:
     if not report.groups:
         click.echo("  (none)")
     for group in report.groups[:20]:
-        click.echo(f"  {group.count:>6}  {group.example}")
+        click.echo(f"  {group.count:>6}  {clean(group.example)}")  # a lead's words: no controls

@@ -45,6 +45,7 @@ class Settings:
     insight_retention_days: int
     database_pool_size: int = 2
     on_dyno: bool = False
+    secret_key: str | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -57,9 +58,19 @@ class Settings:
         return not (self.on_dyno and self.database_url.startswith("sqlite:"))
 
     @property
+    def short_secrets(self) -> tuple[str, ...]:
+        """The names of secrets shorter than 16 characters: easy to guess, hard to mask."""
+        named = {
+            "DASHLY_WEBHOOK_TOKEN": self.webhook_token,
+            "DASHLY_API_TOKEN": self.api_token,
+            "ADMIN_PASSWORD": self.admin_password,
+        }
+        return tuple(name for name, value in named.items() if value and len(value) < 16)
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an answer."""
-        values = [self.webhook_token, self.api_token, self.admin_password]
+        values = [self.webhook_token, self.api_token, self.admin_password, self.secret_key]
         password = urlsplit(self.database_url).password
         return tuple(v for v in [*values, password] if v)
 
@@ -83,6 +94,14 @@ class _Reader:
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name, "").strip()
         return value or default
+
+    def secret(self, name: str) -> str | None:
+        """A token or password: no control characters (a newline would reach a header)."""
+        value = self.text(name)
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            self.problems.append(f"{name} holds a control character (a newline?); remove it")
+            return None
+        return value
 
     def integer(self, name: str, default: int, minimum: int = 0) -> int:
         raw = self.text(name)
@@ -134,13 +153,13 @@ class _Reader:
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build and validate the settings; raise SettingsError naming every bad variable."""
     read = _Reader(read_environment(overrides))
-    webhook_token = read.text("DASHLY_WEBHOOK_TOKEN")
+    webhook_token = read.secret("DASHLY_WEBHOOK_TOKEN")
     on_dyno = bool(read.text("DYNO"))
     dev_token = read.text(DEV_TOKEN_VARIABLE, DEFAULT_DEV_TOKEN)
     settings = Settings(
         webhook_token=webhook_token,
         dev_webhook_token=None if webhook_token or on_dyno else dev_token,
-        api_token=read.text("DASHLY_API_TOKEN"),
+        api_token=read.secret("DASHLY_API_TOKEN"),
         api_url=read.api_url(),
         admin_id=read.text("DASHLY_ADMIN_ID") or "default_admin",
         rules_dir=Path(read.text("RULES_DIR") or "rules"),
@@ -149,10 +168,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         quiet_after_operator_minutes=read.integer("QUIET_AFTER_OPERATOR_MINUTES", 60),
         max_body_bytes=read.integer("MAX_BODY_BYTES", 65536, minimum=1024),
         log_level=read.log_level(),
-        admin_password=read.text("ADMIN_PASSWORD"),
+        admin_password=read.secret("ADMIN_PASSWORD"),
         insight_retention_days=read.integer("INSIGHT_RETENTION_DAYS", 14),
         database_pool_size=read.integer("DATABASE_POOL_SIZE", 2, minimum=1),
         on_dyno=on_dyno,
+        secret_key=read.secret("SECRET_KEY"),
     )
     if read.problems:
         raise SettingsError("\n".join(read.problems))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 
 import regex
@@ -12,22 +13,53 @@ import regex
 _BLOCK_TAG = regex.compile(
     r"</?(?:p|br|div|li|ul|ol|tr|td|th|h[1-6]|blockquote|pre|hr|table)\b[^<>]*>", regex.I
 )
-_ANY_TAG = regex.compile(r"<!--.*?-->|</?[a-z][^<>]*>", regex.I | regex.S)
+_ANY_TAG = regex.compile(r"</?[a-z][^<>]*>", regex.I)
 _ANGLE_BRACKETS = regex.compile(r"[<>]")
 _SPACES = regex.compile(r"\s+")
 _YO = str.maketrans({"ё": "е", "Ё": "Е"})
 
 
+# Surrogates (not text), NUL and the other C0/C1 control characters but tab and newline: what a
+# database cannot store, a terminal would obey, or a log line would be split by.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Matching and insight see at most this much of a message: its start says what it is about, and
+# every step after it then costs a bounded time, whatever the message holds.
+MAX_TEXT_CHARS = 4000
+
+
+def clean(text: str) -> str:
+    """Text as it may enter the service: without surrogates and control characters."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def strip_tags(text: str) -> str:
-    """Remove HTML tags and comments, keeping word breaks where block tags stood."""
-    return _ANY_TAG.sub("", _BLOCK_TAG.sub(" ", text))
+    """Remove HTML tags and comments, keeping word breaks where block tags stood. Linear in
+    the text's length, whatever it holds (a regex for comments was quadratic on `<!--` runs)."""
+    if "<" not in text:
+        return text
+    return _ANY_TAG.sub("", _BLOCK_TAG.sub(" ", _without_comments(text)))
+
+
+def _without_comments(text: str) -> str:
+    kept, start = [], 0
+    while (opening := text.find("<!--", start)) >= 0:
+        closing = text.find("-->", opening + 4)
+        if closing < 0:
+            break  # an unclosed comment is left as text, as a browser shows it
+        kept.append(text[start:opening])
+        start = closing + 3
+    kept.append(text[start:])
+    return "".join(kept)
 
 
 def normalise(text: str) -> str:
-    """Tags removed, entities unescaped, NFKC, ё read as е, white space folded and trimmed."""
-    text = html.unescape(strip_tags(text))
+    """Tags removed, entities unescaped, NFKC, ё read as е, white space folded and trimmed; at
+    most MAX_TEXT_CHARS of it."""
+    # Markup and entities at most double what a reader sees, NFKC rarely more: this much raw
+    # text is enough for MAX_TEXT_CHARS of normalised text.
+    text = html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4]))
     text = read_yo_as_e(unicodedata.normalize("NFKC", text))
-    return _SPACES.sub(" ", text).strip()
+    return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
 
 
 def read_yo_as_e(text: str) -> str:

@@ -143,3 +143,42 @@ def test_rules_try_at_a_time_and_with_a_name(runner: CliRunner) -> None:
     bad = runner.invoke(rules_group, ["try", "hello", "--at", "tomorrow"])
     assert bad.exit_code == 2
     assert "YYYY-MM-DD HH:MM" in bad.output
+
+
+def test_nothing_a_lead_or_the_api_wrote_reaches_the_terminal_as_control_codes(
+    runner: CliRunner, sqlite_url: str
+) -> None:
+    store = Store(sqlite_url)
+    store.migrate()
+    reply = NewReply("1", "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+    store.record_lead_message("1", "555", 1e9, lambda m: LeadOutcome("replied", reply=reply))
+    dead = store.claim_due(1e9, 60)
+    store.bury(dead.id, "HTTP 400: \x1b[2J\x1b]0;owned\x07 cleared your screen", 1e9)
+    listing = runner.invoke(outbox_group, []).output
+    assert "\x1b" not in listing and "\x07" not in listing
+    assert "cleared your screen" in listing
+
+
+def test_a_huge_reply_id_is_no_such_reply(runner: CliRunner) -> None:
+    result = runner.invoke(outbox_group, ["retry", str(2**70)])
+    assert result.exit_code == 1
+    assert "no dead reply" in result.output
+
+
+def test_a_token_with_a_newline_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    started = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            f"{ROOT}/gunicorn.conf.py",
+            "app.wsgi:app",
+        ],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "DASHLY_API_TOKEN": "abc\ndef", "RULES_DIR": f"{ROOT}/rules"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert "configuration error: DASHLY_API_TOKEN holds a control character" in started.stderr
+    assert "Traceback" not in started.stderr

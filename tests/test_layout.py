@@ -29,7 +29,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app": ("app.",),  # the factory wires everything together
 }
 # What every part may use: logging is below everything.
-BASE = ("app.logs",)
+BASE = ("app.logs", "app.text")
 MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 400, 250, 50
 
 

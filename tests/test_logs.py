@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from app.logs import Trouble
 
@@ -37,3 +38,19 @@ def test_a_failure_that_lasts_is_logged_once_per_interval_and_its_end_once() -> 
         "failing_for_s=61 repeats_not_logged=999",
         "at=warning component=delivery event=recovered failed_for_s=61",
     ]
+
+
+def test_secrets_are_masked_in_tracebacks_too() -> None:
+    from app.logs import LineFormatter
+
+    formatter = LineFormatter(["sk-live-0123456789abcdef"])
+    try:
+        raise ValueError("the API said: bad key sk-live-0123456789abcdef")
+    except ValueError:
+        record = logging.LogRecord(
+            "app", logging.ERROR, __file__, 1, "at=error event=x", None, sys.exc_info()
+        )
+    text = formatter.format(record)
+    assert "Traceback" in text
+    assert "sk-live-0123456789abcdef" not in text
+    assert "[redacted]" in text

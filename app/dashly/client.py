@@ -55,6 +55,7 @@ class DashlyClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clock = clock
+        self._token = api_token or "\0"
         self.base_url = base_url.rstrip("/")
         self.from_admin = from_admin
         self.session = requests.Session()
@@ -147,8 +148,10 @@ class DashlyClient:
         if status < 300:
             return
         retryable = status == 429 or status >= 500
+        # The API's words are stored and shown on /admin: never with the key in them.
+        details = _error_text(response.content, response.reason).replace(self._token, "[redacted]")
         raise ApiFailure(
-            f"HTTP {status} from {path}: {_error_text(response.content, response.reason)}",
+            f"HTTP {status} from {path}: {details}",
             retryable=retryable,
             status=status,
             retry_after=retry_after,

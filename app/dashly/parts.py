@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.text import clean
+
 LEAD_MESSAGE = "reply_user"
 ADMIN_MESSAGE = "reply_admin"
 # Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
@@ -60,6 +62,8 @@ def decode_conversation(raw: Any) -> dict[str, Any]:
         raise PartError("'conversation' must hold a JSON object")
     try:
         value = json.loads(raw)
+    except RecursionError:
+        raise PartError("'conversation' is nested too deeply") from None
     except ValueError:
         value = _json_from_base64(raw)
     if not isinstance(value, dict):
@@ -74,6 +78,8 @@ def _json_from_base64(raw: str) -> Any:
         for altchars in (None, b"-_"):  # standard, then URL-safe alphabet
             try:
                 return json.loads(base64.b64decode(padded, altchars=altchars, validate=True))
+            except RecursionError:
+                raise PartError("'conversation' is nested too deeply") from None
             except (ValueError, binascii.Error):
                 continue
     raise PartError("'conversation' is neither JSON nor base64-encoded JSON")
@@ -95,21 +101,20 @@ def parse_part(data: dict[str, Any]) -> Part:
     return Part(
         id=digits(data["id"], "the part's 'id'"),
         conversation=digits(data["conversation"], "the part's 'conversation'"),
-        type=part_type,
-        body=body or "",
-        sent_via=sent_via if isinstance(sent_via, str) else "",
+        type=clean(part_type)[:64],
+        body=clean(body or ""),
+        sent_via=clean(sent_via)[:64] if isinstance(sent_via, str) else "",
         random_id=_optional_int(random_id),
         author_id=_author_id(data.get("from")),
     )
 
 
 def _optional_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
+    """A random_id as a number a database column holds (0 to 2**63 - 1), or None."""
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
     return None
 
 

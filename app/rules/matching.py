@@ -4,6 +4,7 @@ first word, patterns by a trigram of a literal they need."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,6 +16,10 @@ from app.rules.model import PATTERN_TIMEOUT_SECONDS, WORD, Phrase, Rule, RuleMat
 from app.text import fold, normalise
 
 log = logging.getLogger(__name__)
+
+# All the pattern searches for one message together stop after this long (each one also has
+# PATTERN_TIMEOUT_SECONDS of its own).
+PATTERNS_BUDGET_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,13 @@ class RuleSet:
         phrase_hits = self._phrase_hits(tokens, folded)
         to_scan = self._scan_candidates(tokens)
         text_bigrams = bigrams(folded) if to_scan else set()
+        # However many slow patterns a message meets, together they get this long.
+        deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
-            found = phrase_hits.get(order) or _scan(rule, normalised, folded, text_bigrams)
+            found = phrase_hits.get(order) or _scan(
+                rule, normalised, folded, text_bigrams, deadline
+            )
             if found is not None and rule.is_active(at, self.timezone):
                 yield found
 
@@ -108,12 +117,14 @@ def _words_follow(
     return tokens[position + len(words) - 1][2]
 
 
-def _scan(rule: Rule, normalised: str, folded: str, text_bigrams: set[str]) -> RuleMatch | None:
+def _scan(
+    rule: Rule, normalised: str, folded: str, text_bigrams: set[str], deadline: float
+) -> RuleMatch | None:
     """Try a rule's regex phrases and patterns, each under a time limit, skipping those that
     a cheap test rules out (a search with a time limit costs several microseconds)."""
     for phrase in rule.phrases:
         if phrase.pattern is not None and phrase.may_occur_in(folded, text_bigrams):
-            found = _search(rule, phrase.pattern, folded)
+            found = _search(rule, phrase.pattern, folded, deadline)
             if found:
                 return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
     for pattern, literals in zip(rule.patterns, rule.pattern_literals, strict=True):
@@ -121,16 +132,21 @@ def _scan(rule: Rule, normalised: str, folded: str, text_bigrams: set[str]) -> R
             all(literal in folded for literal in branch) for branch in literals
         ):
             continue  # every branch lacks a literal it needs: no search can succeed
-        found = _search(rule, pattern, normalised)
+        found = _search(rule, pattern, normalised, deadline)
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
             return RuleMatch(rule, f"pattern {pattern.pattern!r}", found.span(), groups)
     return None
 
 
-def _search(rule: Rule, pattern: Any, text: str) -> Any:
+def _search(rule: Rule, pattern: Any, text: str, deadline: float) -> Any:
+    """One search under the pattern's own time limit and what is left of the message's."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        log.warning("at=warning event=patterns_budget_spent rule=%s chars=%d", rule.id, len(text))
+        return None
     try:
-        return pattern.search(text, timeout=PATTERN_TIMEOUT_SECONDS)
+        return pattern.search(text, timeout=min(PATTERN_TIMEOUT_SECONDS, left))
     except TimeoutError:
         log.warning(
             "at=warning event=pattern_timeout rule=%s pattern=%r chars=%d",

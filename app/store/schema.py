@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import zlib
 
@@ -67,6 +68,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             text TEXT)""",
         "CREATE INDEX lead_messages_age ON lead_messages (received_at)",
     ),
+    (
+        """CREATE TABLE shared_secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL)""",
+    ),
 )
 
 
@@ -104,6 +110,17 @@ class Schema(Database):
             else:
                 trouble.recovered()
                 log.info("at=info event=store_ready")
+
+    def shared_secret(self, name: str = "secret_key") -> str:
+        """A random secret every worker and dyno shares: made by the first to ask, kept."""
+        with self.transaction() as run:
+            run(
+                "INSERT INTO shared_secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                name,
+                secrets.token_hex(32),
+            )
+            return run("SELECT value FROM shared_secrets WHERE name = ?", name).fetchone()[0]
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""

@@ -1,27 +1,27 @@
 """/admin: what leads ask that no rule answers, which rules fire, what failed to deliver.
 
-HTTP Basic auth with ADMIN_PASSWORD (unset: the page does not exist), a CSRF token on every
-POST, lead text always escaped by the template.
+Behind the admin door (`door`: password, throttling, CSRF, HTTPS, headers); lead text always
+escaped by the template.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
-from werkzeug.exceptions import NotFound
 
 from app.handling import DELIVERY_WINDOW_SECONDS
 from app.insight import build_insights, draft_rules
 from app.rules.explain import explain
+from app.web import door
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="pages")
+blueprint.before_request(door.guard)
+blueprint.after_request(door.add_headers)
 
 
 class AdminRejected(Exception):
@@ -35,33 +35,6 @@ class AdminRejected(Exception):
 
 def runtime() -> Any:
     return current_app.extensions["autoresponder"]
-
-
-def csrf_token(password: str) -> str:
-    """Derived from the password: the same in every worker, unknown to another site."""
-    return hmac.new(hashlib.sha256(password.encode()).digest(), b"admin-csrf", "sha256").hexdigest()
-
-
-@blueprint.before_request
-def require_password() -> Response | None:
-    password = runtime().settings.admin_password
-    if not password:
-        raise NotFound()
-    auth = request.authorization
-    given = auth.password if auth is not None and auth.type == "basic" else None
-    if given is None or not hmac.compare_digest(given.encode(), password.encode()):
-        # The attempt's value is never logged.
-        log.warning("at=warning event=admin_auth_failed remote=%s", request.remote_addr)
-        return Response(
-            "Authentication required.",
-            401,
-            {"WWW-Authenticate": 'Basic realm="Dashly auto-responder", charset="UTF-8"'},
-        )
-    if request.method == "POST":
-        sent = request.form.get("csrf", "")
-        if not hmac.compare_digest(sent.encode(), csrf_token(password).encode()):
-            raise AdminRejected(400, "missing or wrong CSRF token: reload the page and try again")
-    return None
 
 
 def page(**extra: Any) -> str:
@@ -78,7 +51,6 @@ def page(**extra: Any) -> str:
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
         dry_run=state.settings.dry_run,
-        csrf=csrf_token(state.settings.admin_password),
         **extra,
     )
 
@@ -117,7 +89,9 @@ def draft() -> str:
 @blueprint.post("/outbox/<int:item_id>/retry")
 def send_again(item_id: int) -> Response:
     now = time.time()
-    if not runtime().store.revive(item_id, now, now + DELIVERY_WINDOW_SECONDS):
+    if not 0 < item_id < 2**63 or not runtime().store.revive(
+        item_id, now, now + DELIVERY_WINDOW_SECONDS
+    ):
         raise AdminRejected(404, f"no dead reply with id {item_id}")
     log.info("at=info event=admin_retry id=%d", item_id)
     runtime().wake_delivery()

@@ -153,3 +153,14 @@ def test_a_failed_name_look_up_is_not_remembered(httpserver: HTTPServer) -> None
     assert client.lead_name("77") == "Anna"  # asked again, not "no name" for 5 minutes
     assert client.lead_name("77") == "Anna"
     assert len(httpserver.log) == 2  # the answer is remembered
+
+
+def test_the_apis_error_text_is_kept_without_the_key(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/conversations/5/reply").respond_with_json(
+        {"meta": {"status": 401, "error": "Unauthorized", "error_message": "bad key sk-abc-123"}},
+        status=401,
+    )
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient(httpserver.url_for("/"), "sk-abc-123", "default_admin").reply("5", "x", 1)
+    assert "sk-abc-123" not in str(caught.value)
+    assert "[redacted]" in str(caught.value)

@@ -79,7 +79,7 @@ def admin(admin_app: Flask) -> FlaskClient:
 
 
 def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def test_no_password_no_page(client: FlaskClient) -> None:
@@ -129,7 +129,7 @@ def test_posts_without_the_csrf_token_are_refused(admin: FlaskClient) -> None:
         response = admin.post(path, data={"text": "hello"}, headers=AUTH)
         assert response.status_code == 400
         assert "CSRF" in response.json["error"]
-        response = admin.post(path, data={"text": "hello", "csrf": "0" * 64}, headers=AUTH)
+        response = admin.post(path, data={"text": "hello", "csrf_token": "0" * 64}, headers=AUTH)
         assert response.status_code == 400
 
 
@@ -137,7 +137,7 @@ def test_try_a_message_shows_the_rule_why_and_the_answer(admin: FlaskClient) -> 
     csrf = csrf_of(admin.get("/admin", headers=AUTH).get_data(as_text=True))
     page = admin.post(
         "/admin/try",
-        data={"text": "<b>How much</b> does it cost?", "name": "", "csrf": csrf},
+        data={"text": "<b>How much</b> does it cost?", "name": "", "csrf_token": csrf},
         headers=AUTH,
     ).get_data(as_text=True)
     assert "Rule <strong>pricing</strong> would answer" in page
@@ -153,7 +153,7 @@ def test_draft_rules_for_chosen_groups(admin: FlaskClient) -> None:
 
     page = admin.post(
         "/admin/draft",
-        data={"group": html.unescape(example), "csrf": csrf_of(page)},
+        data={"group": html.unescape(example), "csrf_token": csrf_of(page)},
         headers=AUTH,
     ).get_data(as_text=True)
     drafted = html.unescape(re.search(r'<pre id="drafts">(.*?)</pre>', page, re.S).group(1))
@@ -168,7 +168,7 @@ def test_send_again_requeues_a_dead_reply_and_delivers_it(
     [dead] = store.outbox(("dead",))
     page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
     response = admin.post(
-        f"/admin/outbox/{dead.id}/retry", data={"csrf": csrf_of(page)}, headers=AUTH
+        f"/admin/outbox/{dead.id}/retry", data={"csrf_token": csrf_of(page)}, headers=AUTH
     )
     assert response.status_code == 303
     assert f"Reply {dead.id} is queued" in admin.get(response.location, headers=AUTH).get_data(
@@ -177,7 +177,9 @@ def test_send_again_requeues_a_dead_reply_and_delivers_it(
     wait_for(lambda: store.outbox_counts().get("dead") is None and store.outbox() == [])
     delivered = [r for r, resp in httpserver.log if resp.status_code == 200]
     assert any(r.path == f"/conversations/{DEAD_CONVERSATION}/reply" for r in delivered)
-    again = admin.post(f"/admin/outbox/{dead.id}/retry", data={"csrf": csrf_of(page)}, headers=AUTH)
+    again = admin.post(
+        f"/admin/outbox/{dead.id}/retry", data={"csrf_token": csrf_of(page)}, headers=AUTH
+    )
     assert again.status_code == 404
 
 

@@ -1,0 +1,120 @@
+"""The admin door: who may open /admin and how. HTTP Basic with ADMIN_PASSWORD (16 characters or
+more, or the page stays closed), failed attempts throttled per client and overall, CSRF tokens
+from a server secret on every POST, HTTPS behind the platform's proxy, and headers that keep
+the page out of frames and caches. The webhook is not behind this door."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Request, Response, current_app, redirect, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Forbidden, NotFound
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 16
+# Failed logins allowed per client address, and from all clients together, per process.
+FAILURES_PER_CLIENT = "10 per minute"
+FAILURES_OVERALL = "100 per minute"
+CSRF_TOKEN_SECONDS = 3600
+HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Cache-Control": "no-store",  # the page shows what leads wrote
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make browsers send Origin: null
+}
+
+
+def client_address() -> str:
+    """The caller's address: the last X-Forwarded-For entry, the one Heroku's router appends
+    (the ones before it are whatever the caller wrote), else the peer's."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.rsplit(",", 1)[-1].strip() or request.remote_addr or "unknown"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def install(app: Flask, admin: Blueprint, exempt: tuple[Blueprint, ...]) -> None:
+    """Put the door in front of the `admin` blueprint (whose own hooks call `guard` and
+    `add_headers`); each app gets its own throttle and CSRF state."""
+    app.config.update(
+        WTF_CSRF_TIME_LIMIT=CSRF_TOKEN_SECONDS,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by `guard`, after the password
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PATH="/admin",
+    )
+    app.session_interface = AdminSessions()
+    csrf = CSRFProtect(app)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
+    # Per process (memory): the limits allow for the few workers and dynos of one account.
+    limiter = Limiter(client_address, app=app, storage_uri="memory://", headers_enabled=False)
+    limiter.limit(FAILURES_PER_CLIENT, deduct_when=_failed)(admin)
+    limiter.limit(FAILURES_OVERALL, key_func=lambda: "everyone", deduct_when=_failed)(admin)
+
+
+def guard() -> Any:
+    """HTTPS, the password, the server secret, then, for a POST, where it came from and its
+    CSRF token."""
+    if request.headers.get("X-Forwarded-Proto") == "http":
+        return redirect(request.url.replace("http://", "https://", 1), code=301)
+    runtime = current_app.extensions["autoresponder"]
+    password = runtime.settings.admin_password
+    if not password or len(password) < MIN_PASSWORD_LENGTH:
+        raise NotFound()  # closed: start-up said why
+    auth = request.authorization
+    given = auth.password if auth is not None and auth.type == "basic" else None
+    if given is None or not hmac.compare_digest(
+        given.encode("utf-8", "replace"), password.encode()
+    ):
+        # The attempt's value is never logged.
+        log.warning("at=warning event=admin_auth_failed client=%s", client_address())
+        return Response(
+            "Authentication required.",
+            401,
+            {"WWW-Authenticate": 'Basic realm="Dashly auto-responder", charset="UTF-8"'},
+        )
+    if request.method == "POST":
+        check_origin()
+        current_app.extensions["csrf"].protect()
+    return None
+
+
+class AdminSessions(SecureCookieSessionInterface):
+    """A session (it holds the CSRF token) for /admin only, signed with SECRET_KEY or, when that
+    is unset, a key made once and kept in the state store, so every worker and dyno shares it.
+    Webhooks get none: no cookie to read, no key to fetch."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if not request.path.startswith("/admin"):
+            return self.null_session_class()
+        if not app.secret_key:
+            runtime = app.extensions["autoresponder"]
+            app.secret_key = runtime.settings.secret_key or runtime.store.shared_secret()
+        return super().open_session(app, request)
+
+
+def check_origin() -> None:
+    """A POST must come from this site's own page (browsers say where a request comes from)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site is not None and site not in ("same-origin", "none")) or (
+        origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")
+    ):
+        raise Forbidden("a form of another site cannot post here")
+
+
+def add_headers(response: Response) -> Response:
+    response.headers.update(HEADERS)
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
