@@ -84,6 +84,11 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
     for number, answer in enumerate(result.answers, start=1):
         many = len(result.answers) > 1
         click.echo(f"{f'answer {number}/{len(result.answers)}' if many else 'answer'}: {answer}")
+    for key, value in result.props:
+        click.echo(f"lead property: {key} = {value!r}")
+    if result.event:
+        params = ", ".join(f"{key}={value!r}" for key, value in result.event_params)
+        click.echo(f"event: {result.event}" + (f" ({params})" if params else ""))
 
 
 @click.group("outbox", invoke_without_command=True)

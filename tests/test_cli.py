@@ -22,7 +22,7 @@ def runner(sqlite_url: str) -> CliRunner:
 def test_rules_check_summarises_valid_rules(runner: CliRunner) -> None:
     result = runner.invoke(rules_group, ["check"])
     assert result.exit_code == 0
-    assert result.output == "15 rules in 4 files\n"
+    assert result.output == "18 rules in 4 files\n"
 
 
 def test_rules_check_lists_every_problem_with_file_and_line(
@@ -61,7 +61,7 @@ def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
         text=True,
         timeout=60,
     )
-    assert (good.returncode, good.stdout) == (0, "15 rules in 4 files\n")
+    assert (good.returncode, good.stdout) == (0, "18 rules in 4 files\n")
 
 
 def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> None:

@@ -89,6 +89,24 @@ class DashlyClient:
             {"admin": digits(admin, "admin"), "from_admin": self.from_admin},
         )
 
+    def set_props(self, user_id: str, values: list[tuple[str, str]]) -> None:
+        """Set lead properties; `update_or_create` is safe to repeat."""
+        operations = [{"op": "update_or_create", "key": k, "value": v} for k, v in values]
+        self._post(
+            f"/users/{digits(user_id, 'user')}/props",
+            {"operations": json.dumps(operations, ensure_ascii=False)},
+        )
+
+    def track_event(
+        self, user_id: str, event: str, params: dict[str, str], created: int | None
+    ) -> None:
+        """Track an event on the lead (Dashly takes no id for it: a retry after a lost answer
+        can track it twice)."""
+        fields = {"event": event, "params": json.dumps(params, ensure_ascii=False)}
+        if created is not None:
+            fields["created"] = str(created)
+        self._post(f"/users/{digits(user_id, 'user')}/events", fields)
+
     def lead_name(self, user_id: str) -> str | None:
         """The lead's `$name`, or None when unknown or the look-up fails (never raises).
         An answer is remembered for a few minutes (a lead often writes several messages in a

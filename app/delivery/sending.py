@@ -87,8 +87,25 @@ class Sender:
             self.client.add_tag(conversation, action["tag"])
         elif kind == "assign":
             self.client.assign(conversation, action["admin"])
+        elif kind == "props":
+            values = self._rendered(action, action["props"])
+            if values:  # a property whose template renders empty is not sent
+                self.client.set_props(action["lead"], values)
+        elif kind == "event":
+            params = dict(self._rendered(action, action["params"]))
+            self.client.track_event(action["lead"], action["event"], params, action["created"])
         else:
             raise ApiFailure(f"unknown action {kind!r}", retryable=False)
+
+    def _rendered(self, action: dict[str, Any], pairs: list[list[str]]) -> list[tuple[str, str]]:
+        """(name, value) of the templates that render to something, the lead's name fetched
+        only when one of them uses it."""
+        templates = [(name, compile_answer(source)) for name, source in pairs]
+        name = None
+        if self.client is not None and any(t.uses_lead for _, t in templates):
+            name = self.client.lead_name(action["lead"])
+        rendered = [(key, t.render(action.get("match"), name)) for key, t in templates]
+        return [(key, value) for key, value in rendered if value]
 
     def _reply_body(self, action: dict[str, Any]) -> str:
         if "body" in action:

@@ -57,15 +57,18 @@ def decide(
     memory: ConversationMemory,
     now: float,
     quiet_minutes: int,
+    channel: str = "",
     pick: Callable[[Sequence[Answer]], Answer] = random.choice,
 ) -> Decision:
-    """The first matching rule not yet used here (unless `repeat`), else the first fallback."""
+    """The first matching rule not yet used here (unless `repeat`) that answers on this
+    channel (the part's `sent_via`), else the first such fallback."""
     reason = silence_reason(memory, now, quiet_minutes)
     if reason:
         return Decision(IGNORED, reason)
 
     def available(rule: Rule) -> bool:
-        return rule.repeat or rule.id not in memory.answered_rules
+        fresh = rule.repeat or rule.id not in memory.answered_rules
+        return fresh and rule.answers_on(channel)
 
     chosen = next((m for m in matches if available(m.rule)), None)
     if chosen is None:
@@ -82,6 +85,7 @@ def decide(
         actions=tuple(reply_actions(rule, pick(rule.answers), chosen.groups, lead_id)),
         deadline=now + DELIVERY_WINDOW_SECONDS,
         hands_off=rule.assign is not None,
+        lead_actions=lead_actions(rule, chosen.groups, lead_id, now),
     )
     return Decision(REPLIED, chosen.matched, chosen, reply)
 
@@ -102,3 +106,29 @@ def reply_actions(
     if rule.assign:
         actions.append({"do": "assign", "admin": rule.assign})
     return actions
+
+
+def lead_actions(
+    rule: Rule, groups: dict[str, str], lead_id: str | None, now: float
+) -> tuple[dict[str, Any], ...]:
+    """The rule's calls on the lead (properties, an event), each queued on its own, so that
+    one still goes out when the reply cannot. Templates are rendered at delivery."""
+    if lead_id is None:
+        return ()  # a part without its lead's id: nobody to set properties on
+    found: list[dict[str, Any]] = []
+    if rule.props:
+        props = [[name, answer.source] for name, answer in rule.props]
+        found.append({"do": "props", "lead": lead_id, "props": props, "match": groups})
+    if rule.event:
+        params = [[name, answer.source] for name, answer in rule.event_params]
+        found.append(
+            {
+                "do": "event",
+                "lead": lead_id,
+                "event": rule.event,
+                "params": params,
+                "match": groups,
+                "created": int(now),  # when the lead wrote
+            }
+        )
+    return tuple(found)

@@ -56,9 +56,10 @@ class Handler:
                 memory=memory,
                 now=now,
                 quiet_minutes=self.quiet_minutes,
+                channel=part.sent_via,
             )
             decisions.append(decision)
-            return self._outcome(decision, normalised)
+            return self._outcome(decision, normalised, part.sent_via)
 
         may_answer = bool(matches or fallbacks)
         outcome = self.store.record_lead_message(
@@ -70,7 +71,7 @@ class Handler:
             self.wake_delivery()
         return decisions[-1]
 
-    def _outcome(self, decision: Decision, normalised: str) -> LeadOutcome:
+    def _outcome(self, decision: Decision, normalised: str, sent_via: str) -> LeadOutcome:
         """The insight record: the text is kept only when no rule but a fallback, or nothing,
         answered (what the owner may want a rule for), and only when retention allows."""
         fallback = decision.match is not None and decision.match.rule.fallback
@@ -83,6 +84,7 @@ class Handler:
             reason=decision.reason,
             text=text or None,
             reply=decision.reply,
+            sent_via=sent_via,
         )
 
     def _admin_message(self, part: Part) -> Decision:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from app.rules.matching import RuleSet
+from app.rules.model import Rule
+from app.rules.templates import Answer
 from app.text import fold, normalise
 
 
@@ -21,6 +24,10 @@ class Explanation:
     span: tuple[int, int] = (0, 0)
     groups: tuple[tuple[str, str], ...] = ()
     answers: tuple[str, ...] = ()
+    # What delivery would send about the lead: properties (empty ones left out) and the event.
+    props: tuple[tuple[str, str], ...] = ()
+    event: str | None = None
+    event_params: tuple[tuple[str, str], ...] = ()
 
 
 def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | None) -> Explanation:
@@ -35,6 +42,7 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
             fallback=True,
             matched="fallback",
             answers=tuple(a.render({}, lead_name) for a in fallback.answers),
+            **lead_calls(fallback, {}, lead_name),
         )
     start, end = found.span
     # Phrases are found in the folded text, patterns in the normalised one.
@@ -47,4 +55,17 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
         span=found.span,
         groups=tuple(found.groups.items()),
         answers=tuple(a.render(found.groups, lead_name) for a in found.rule.answers),
+        **lead_calls(found.rule, found.groups, lead_name),
     )
+
+
+def lead_calls(rule: Rule, groups: dict[str, str], lead_name: str | None) -> dict[str, Any]:
+    def rendered(pairs: tuple[tuple[str, Answer], ...]) -> tuple[tuple[str, str], ...]:
+        values = ((name, answer.render(groups, lead_name)) for name, answer in pairs)
+        return tuple((name, value) for name, value in values if value)
+
+    return {
+        "props": rendered(rule.props),
+        "event": rule.event,
+        "event_params": rendered(rule.event_params),
+    }

@@ -135,7 +135,8 @@ def _scan(
         found = _search(rule, pattern, normalised, deadline)
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
-            return RuleMatch(rule, f"pattern {pattern.pattern!r}", found.span(), groups)
+            # As the owner wrote it: a repr would double every backslash.
+            return RuleMatch(rule, f"pattern '{pattern.pattern}'", found.span(), groups)
     return None
 
 

@@ -79,7 +79,17 @@ class Rule:
     timezone: ZoneInfo | None = None
     tags: tuple[str, ...] = ()
     assign: str | None = None
+    # Lead properties and an event: (name, template) pairs, rendered at delivery.
+    props: tuple[tuple[str, Answer], ...] = ()
+    event: str | None = None
+    event_params: tuple[tuple[str, Answer], ...] = ()
+    # The `sent_via` values it answers on; empty: every channel.
+    channels: frozenset[str] = frozenset()
     typos: int = 0
+
+    def answers_on(self, channel: str) -> bool:
+        """Whether the rule answers a message sent through `channel` (its part's `sent_via`)."""
+        return not self.channels or channel in self.channels
 
     def is_active(self, at: datetime, default_zone: ZoneInfo) -> bool:
         """Whether the rule may answer at this moment (its hours, in its time zone)."""

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import regex
 
 from app.rules.hours import HourRange, HoursError, parse_hours
+from app.rules.lead_actions import read_channels, read_event, read_templates
 from app.rules.literals import required_literals
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
@@ -29,6 +30,10 @@ KNOWN_KEYS = (
     "timezone",
     "tag",
     "assign",
+    "props",
+    "event",
+    "event_params",
+    "channels",
     "typos",
 )
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -95,6 +100,10 @@ class RuleReader:
             timezone=self.zone(),
             tags=self.tags(),
             assign=self.assignee(),
+            props=read_templates(self, "props"),
+            event=read_event(self),
+            event_params=read_templates(self, "event_params"),
+            channels=read_channels(self),
             typos=typos,
         )
         return None if self.failed else rule

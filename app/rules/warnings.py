@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from app.rules.hours import MINUTES_PER_DAY, HourRange
+from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
 from app.rules.model import Rule
 
 
 def rule_warnings(rules: RuleSet) -> list[str]:
     """One `file:line: warning: ...` line per suspicious rule, in rule order."""
-    return shadowed_phrases(rules) + hours_that_never_occur(rules)
+    return shadowed_phrases(rules) + hours_that_never_occur(rules) + unknown_channels(rules)
+
+
+def unknown_channels(rules: RuleSet) -> list[str]:
+    return [
+        f"{rule.source}: warning: rule {rule.id!r}: channel {channel!r} is not one Dashly is "
+        f"known to send (known: {', '.join(sorted(KNOWN_CHANNELS))})"
+        for rule in rules.rules
+        for channel in sorted(rule.channels - KNOWN_CHANNELS)
+    ]
 
 
 def shadowed_phrases(rules: RuleSet) -> list[str]:

@@ -45,8 +45,8 @@ class ConversationRecords(Database):
                 outcome = decide(memory)
                 inserted = run(
                     "INSERT INTO lead_messages (part_id, conversation, received_at, status, "
-                    "rule_id, fallback, reason, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (part_id) DO NOTHING",
+                    "rule_id, fallback, reason, text, sent_via) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (part_id) DO NOTHING",
                     part_id,
                     conversation,
                     now,
@@ -55,6 +55,7 @@ class ConversationRecords(Database):
                     int(outcome.fallback),
                     outcome.reason,
                     outcome.text,
+                    outcome.sent_via or None,
                 ).rowcount
                 if inserted != 1:
                     raise _Repeated  # rolls back whatever the transaction did
@@ -100,18 +101,23 @@ class ConversationRecords(Database):
             now,
             reply.conversation,
         )
-        run(
-            "INSERT INTO outbox (part_id, conversation, rule_id, random_id, actions, status, "
-            "created_at, deadline, next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-            reply.part_id,
-            reply.conversation,
-            reply.rule_id,
-            reply.random_id,
-            json.dumps(list(reply.actions), ensure_ascii=False),
-            now,
-            reply.deadline,
-            now,
-        )
+        items = [(reply.part_id, reply.random_id, list(reply.actions))]
+        # A lead action's item is keyed by its part and kind; its random_id 0 is never sent.
+        items += [(f"{reply.part_id}:{a['do']}", 0, [a]) for a in reply.lead_actions]
+        for part_id, random_id, actions in items:
+            run(
+                "INSERT INTO outbox (part_id, conversation, rule_id, random_id, actions, "
+                "status, created_at, deadline, next_attempt_at) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                part_id,
+                reply.conversation,
+                reply.rule_id,
+                random_id,
+                json.dumps(actions, ensure_ascii=False),
+                now,
+                reply.deadline,
+                now,
+            )
 
     def record_operator_message(self, part_id: str, conversation: str, now: float) -> bool:
         """Remember that a human wrote in the conversation now; False for a repeated part."""

@@ -28,6 +28,8 @@ class NewReply:
     actions: tuple[dict[str, Any], ...]
     deadline: float
     hands_off: bool = False
+    # Calls on the lead (properties, an event), each queued as an item of its own.
+    lead_actions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class LeadOutcome:
     reason: str = ""
     text: str | None = None
     reply: NewReply | None = None
+    sent_via: str = ""
 
 
 @dataclass(frozen=True)

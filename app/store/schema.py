@@ -73,6 +73,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL)""",
     ),
+    # The channel a lead wrote through, so that replay can judge rules with `channels`.
+    ("ALTER TABLE lead_messages ADD COLUMN sent_via TEXT",),
 )
 
 
