@@ -15,6 +15,7 @@ import click
 
 from app.handling import DELIVERY_WINDOW_SECONDS
 from app.insight import build_insights
+from app.insight.replay import replay
 from app.rules import RulesError, RuleSet, load_rules
 from app.rules.explain import explain
 from app.rules.warnings import rule_warnings
@@ -91,6 +92,36 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
         click.echo(f"event: {result.event}" + (f" ({params})" if params else ""))
 
 
+@rules_group.command("replay")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 3650))
+def replay_command(directory: Path | None, days: int) -> None:
+    """Run the rules in DIRECTORY over the stored lead messages of the last DAYS days."""
+    settings = settings_or_exit()
+    rules = rules_or_exit(directory or settings.rules_dir, settings)
+    messages = open_store().stored_messages(time.time() - days * 86400)
+    with click.progressbar(
+        length=len(messages), label="replaying", file=sys.stderr, show_pos=True
+    ) as bar:
+        result = replay(rules, messages, lambda: bar.update(1))
+    click.echo(
+        f"{result.messages} stored lead messages of the last {days} days; "
+        f"{result.unanswered} were unanswered"
+    )
+    now = sum(result.newly_counts.values())
+    click.echo(f"\nthese rules would now answer {now} of them:")
+    for rule_id, count in sorted(result.newly_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        click.echo(f"  {count:>6}  {rule_id}")
+        for example in result.newly[rule_id]:
+            click.echo(f"          e.g. {clean(example)!r}")
+    changed = sum(result.changed_counts.values())
+    click.echo(f"\nanswered messages that would get another rule: {changed}")
+    for (before, after), count in sorted(result.changed_counts.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {count:>6}  {before} -> {after}")
+        for example in result.changed[before, after]:
+            click.echo(f"          e.g. {clean(example)!r}")
+
+
 @click.group("outbox", invoke_without_command=True)
 @click.pass_context
 def outbox_group(context: click.Context) -> None:
@@ -132,10 +163,14 @@ def open_store() -> Store:
     return store
 
 
-@click.command("insights")
+@click.group("insights", invoke_without_command=True)
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 365))
-def insights_command(days: int) -> None:
-    """What leads asked in the last DAYS days: hits per rule, replies, unanswered questions."""
+@click.pass_context
+def insights_command(context: click.Context, days: int) -> None:
+    """What leads asked in the last DAYS days: hits per rule, replies, unanswered questions;
+    `insights forget` deletes stored message texts."""
+    if context.invoked_subcommand is not None:
+        return
     settings = settings_or_exit()
     report = build_insights(open_store(), time.time(), days, settings.timezone)
     click.echo(
@@ -156,3 +191,17 @@ def insights_command(days: int) -> None:
         click.echo("  (none)")
     for group in report.groups[:20]:
         click.echo(f"  {group.count:>6}  {clean(group.example)}")  # a lead's words: no controls
+
+
+@insights_command.command("forget")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(0, 3650),
+    default=0,
+    show_default=True,
+    help="Delete only texts older than this many days (0: every stored text).",
+)
+def forget_command(older_than_days: int) -> None:
+    """Delete stored lead message texts now (the figures stay)."""
+    removed = open_store().forget_texts(time.time() - older_than_days * 86400)
+    click.echo(f"{removed} stored message texts deleted")

@@ -192,6 +192,10 @@ def run_design(design: str, api_delay: float, folder: Path, seconds: float, drai
     ours = design == "ours" or design.startswith("before ")
     # "before REV": this service as it was at REV (BENCH_BEFORE), e.g. to price a feature.
     code = export_revision(design.split()[1], folder) if design.startswith("before ") else ROOT
+    if code is not ROOT:  # that revision's own rules: newer rule keys would not load there
+        shutil.rmtree(folder / "rules")
+        shutil.copytree(code / "rules", folder / "rules")
+        (folder / "rules" / "90-fallback.toml").unlink()
     api = subprocess.Popen(
         [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
     )

@@ -182,3 +182,27 @@ def test_a_token_with_a_newline_stops_the_start_with_one_line(tmp_path: Path) ->
     assert started.returncode != 0
     assert "configuration error: DASHLY_API_TOKEN holds a control character" in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_replay_shows_what_edited_rules_would_answer_and_forget_deletes_texts(
+    runner: CliRunner, sqlite_url: str, tmp_path: Path
+) -> None:
+    from app.cli import insights_command
+
+    store = Store(sqlite_url)
+    store.migrate()
+    now = __import__("time").time()
+    for part_id, text in (("1", "what is your refund policy"), ("2", "refund please")):
+        outcome = LeadOutcome("no_match", text=text, sent_via="web_user")
+        store.record_lead_message(part_id, str(600 + int(part_id)), now, lambda m, o=outcome: o)
+    draft = tmp_path / "draft"
+    write_rules(draft, '[[rule]]\nid = "refund"\nphrases = ["refund"]\nanswer = "Refunds: ..."\n')
+    result = runner.invoke(rules_group, ["replay", str(draft), "--days", "7"])
+    assert result.exit_code == 0, result.output
+    assert "2 stored lead messages of the last 7 days; 2 were unanswered" in result.output
+    assert "these rules would now answer 2 of them:" in result.output
+    assert "       2  refund" in result.output
+    assert "e.g. 'refund please'" in result.output
+    forgot = runner.invoke(insights_command, ["forget"])
+    assert forgot.output == "2 stored message texts deleted\n"
+    assert store.stored_messages(0) == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.dashly.parts import ADMIN_MESSAGE, Part
-from app.handling.decide import DUPLICATE, IGNORED, NO_MATCH, Decision, decide
+from app.handling.decide import DUPLICATE, IGNORED, NO_MATCH, REPLIED, Decision, decide
 from app.rules.live import LiveRules
 from app.store import ConversationMemory, LeadOutcome, Store
 from app.text import normalise
@@ -72,11 +72,12 @@ class Handler:
         return decisions[-1]
 
     def _outcome(self, decision: Decision, normalised: str, sent_via: str) -> LeadOutcome:
-        """The insight record: the text is kept only when no rule but a fallback, or nothing,
-        answered (what the owner may want a rule for), and only when retention allows."""
+        """The insight record. The text of a message a rule or nobody answered is kept while
+        retention allows: unanswered ones are what the owner may want a rule for, and replay
+        runs edited rules over both."""
         fallback = decision.match is not None and decision.match.rule.fallback
-        unanswered = decision.status == NO_MATCH or fallback
-        text = normalised[:MAX_KEPT_TEXT] if unanswered and self.keep_texts else None
+        considered = decision.status in (REPLIED, NO_MATCH)
+        text = normalised[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
         return LeadOutcome(
             status=decision.status,
             rule_id=decision.rule_id,

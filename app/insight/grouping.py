@@ -4,9 +4,13 @@ drafting a rule for a group. Pure: texts in, groups out."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import snowballstemmer
 
 from app.rules.model import WORD
 from app.text import fold, normalise
@@ -23,8 +27,20 @@ _STOPWORD_TEXT = """
     нужно есть был была было были будет если или уже еще ещё там тут здесь вот да нет
     пожалуйста спасибо привет здравствуйте скажите подскажите"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-STEM_LENGTH = 5
-SIMILAR = 0.5
+# A message joins the group whose telling words it shares most, weighted by how rare each
+# word is (IDF), if the share is at least this; a left-over message of its own then joins a
+# group at the lower MERGE share.
+SIMILAR = 0.45
+MERGE = 0.3
+# Only groups sharing one of a message's this many rarest stems are compared with it: the cost
+# per message is bounded, where comparing with every group made grouping quadratic.
+CANDIDATE_STEMS = 4
+STEM_LETTERS = 6
+_STEMMERS = {
+    "english": snowballstemmer.stemmer("english"),
+    "russian": snowballstemmer.stemmer("russian"),
+}
+_CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 
 
 @dataclass(frozen=True)
@@ -42,36 +58,103 @@ def key_words(text: str) -> list[str]:
     return [w for w in WORD.findall(fold(normalise(text))) if w not in STOPWORDS and len(w) > 1]
 
 
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A word's Snowball stem, in Russian or English by its letters (cached: a pure-Python
+    stemmer costs about 20 µs a word, and chats repeat their words)."""
+    language = "russian" if word[0] in _CYRILLIC else "english"
+    return _STEMMERS[language].stemWord(word)
+
+
 def stems(words: Iterable[str]) -> frozenset[str]:
-    # A crude stem: "delivery", "delivered" and "доставка", "доставку" share their start.
-    return frozenset(word[:STEM_LENGTH] for word in words)
+    """A message's features: each word's stem, cut to STEM_LETTERS, so that words a stemmer
+    keeps apart ("студенческая", "студентов") still meet."""
+    return frozenset(stem(word)[:STEM_LETTERS] for word in words)
 
 
-def similarity(first: frozenset[str], second: frozenset[str]) -> float:
-    if not first or not second:
-        return 0.0
-    return len(first & second) / len(first | second)
+@dataclass
+class _Group:
+    members: list[int] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def core(self) -> set[str]:
+        """The stems at least half its members have."""
+        size = len(self.members)
+        return {s for s, n in self.counts.items() if n * 2 >= size}
+
+
+class _Grouper:
+    """One pass over the messages with an inverted index from stem to the groups whose core
+    has it: near-linear in the number of messages."""
+
+    def __init__(self, signatures: list[frozenset[str]]) -> None:
+        self.signatures = signatures
+        frequency = Counter(s for signature in signatures for s in signature)
+        total = len(signatures) + 1
+        self.idf = {s: math.log(total / count) + 0.1 for s, count in frequency.items()}
+        self.groups: list[_Group] = []
+        self.index: dict[str, set[int]] = {}
+        self.cores: list[set[str]] = []
+
+    def score(self, signature: frozenset[str], core: set[str]) -> float:
+        shared = sum(self.idf[s] for s in signature & core)
+        every = sum(self.idf[s] for s in signature | core)
+        return shared / every if every else 0.0
+
+    def best(self, signature: frozenset[str]) -> tuple[int | None, float]:
+        rarest = sorted(signature, key=lambda s: (-self.idf[s], s))[:CANDIDATE_STEMS]
+        candidates = set().union(*(self.index.get(s, ()) for s in rarest)) if rarest else set()
+        scored = ((self.score(signature, self.cores[g]), -g) for g in candidates)
+        score, group = max(scored, default=(0.0, 1))
+        return (-group if candidates else None), score
+
+    def add(self, member: int, group: int | None) -> int:
+        if group is None:
+            self.groups.append(_Group())
+            self.cores.append(set())
+            group = len(self.groups) - 1
+        target = self.groups[group]
+        target.members.append(member)
+        target.counts.update(self.signatures[member])
+        old, new = self.cores[group], target.core()
+        for s in old - new:
+            self.index[s].discard(group)
+        for s in new - old:
+            self.index.setdefault(s, set()).add(group)
+        self.cores[group] = new
+        return group
+
+    def run(self) -> list[list[int]]:
+        placed: list[int] = []
+        for member, signature in enumerate(self.signatures):
+            group, score = self.best(signature)
+            placed.append(self.add(member, group if score >= SIMILAR else None))
+        return self.merge_loners(placed)
+
+    def merge_loners(self, placed: list[int]) -> list[list[int]]:
+        """A message left alone joins the group it is closest to, at the lower MERGE share."""
+        final = [list(g.members) for g in self.groups]
+        for group, members in enumerate(final):
+            if len(members) != 1:
+                continue
+            member = members[0]
+            self.index_without(group)
+            target, score = self.best(self.signatures[member])
+            if target is not None and score >= MERGE and len(final[target]) > 1:
+                final[target].append(member)
+                final[group] = []
+        return [members for members in final if members]
+
+    def index_without(self, group: int) -> None:
+        for s in self.cores[group]:
+            self.index[s].discard(group)
 
 
 def group_questions(texts: Sequence[str]) -> list[QuestionGroup]:
-    """Groups, largest first; each message joins the most similar group if similar enough."""
-    members: list[list[str]] = []
-    signatures: list[Counter[str]] = []
-    for text in texts:
-        signature = stems(key_words(text))
-        best, best_score = None, 0.0
-        for index, counts in enumerate(signatures):
-            common = frozenset(s for s, n in counts.items() if n * 2 >= len(members[index]))
-            score = similarity(signature, common)
-            if score > best_score:
-                best, best_score = index, score
-        if best is not None and best_score >= SIMILAR:
-            members[best].append(text)
-            signatures[best].update(signature)
-        else:
-            members.append([text])
-            signatures.append(Counter(signature))
-    groups = [_group(texts_of_group) for texts_of_group in members]
+    """Groups, largest first; every text is in exactly one group."""
+    signatures = [stems(key_words(text)) for text in texts]
+    members = _Grouper(signatures).run()
+    groups = [_group([texts[i] for i in sorted(group)]) for group in members]
     return sorted(groups, key=lambda g: (-g.count, g.example))
 
 

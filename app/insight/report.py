@@ -13,6 +13,8 @@ from app.insight.grouping import QuestionGroup, group_questions
 from app.store import Store
 
 CHART_DAYS = 14
+# The grouping looks at the latest this many unanswered texts: it stays well under a second.
+GROUPED_AT_MOST = 5000
 
 
 @dataclass(frozen=True)
@@ -28,26 +30,30 @@ class Insights:
     outbox: dict[str, int]
     groups: tuple[QuestionGroup, ...]
     daily: tuple[tuple[date, int, int], ...]  # (day, answered by a rule, unanswered)
+    grouped: int = 0  # how many unanswered texts the grouping covers
 
 
 def build_insights(store: Store, now: float, days: int, zone: ZoneInfo) -> Insights:
+    """The figures, counted by the database; the grouping covers the latest GROUPED_AT_MOST
+    unanswered texts (a bounded time, whatever the window holds)."""
     since = now - days * 86400
-    chart_since = now - CHART_DAYS * 86400
-    outcomes = store.lead_outcomes(min(since, chart_since))
-    recent = [o for o in outcomes if o[0] >= since]
-    hits = Counter(rule for _, status, rule, _ in recent if status == REPLIED and rule)
-    unanswered = sum(1 for _, status, _, fallback in recent if is_unanswered(status, fallback))
-    silent = sum(1 for _, status, _, _ in recent if status == IGNORED)
+    counts = store.outcome_counts(since)
+    hits: Counter[str] = Counter()
+    for status, rule, _, count in counts:
+        if status == REPLIED and rule:
+            hits[rule] += count
+    texts = store.unanswered_texts(since, GROUPED_AT_MOST)
     return Insights(
         days=days,
-        messages=len(recent),
-        answered=sum(1 for _, s, _, f in recent if s == REPLIED and not f),
-        unanswered=unanswered,
-        silent=silent,
+        messages=sum(count for *_, count in counts),
+        answered=sum(c for s, _, f, c in counts if s == REPLIED and not f),
+        unanswered=sum(c for s, _, f, c in counts if is_unanswered(s, f)),
+        silent=sum(c for s, _, _, c in counts if s == IGNORED),
         rule_hits=tuple(sorted(hits.items(), key=lambda item: (-item[1], item[0]))),
         outbox=store.outbox_counts(),
-        groups=tuple(group_questions(store.unanswered_texts(since))),
-        daily=daily_counts(outcomes, now, zone),
+        groups=tuple(group_questions(texts)),
+        daily=daily_counts(store, now, zone),
+        grouped=len(texts),
     )
 
 
@@ -56,17 +62,12 @@ def is_unanswered(status: str, fallback: bool) -> bool:
     return status == NO_MATCH or (status == REPLIED and fallback)
 
 
-def daily_counts(
-    outcomes: list[tuple[float, str, str | None, bool]], now: float, zone: ZoneInfo
-) -> tuple[tuple[date, int, int], ...]:
-    today = datetime.fromtimestamp(now, zone).date()
-    days = [today - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
-    answered: Counter[date] = Counter()
-    unanswered: Counter[date] = Counter()
-    for at, status, _, fallback in outcomes:
-        day = datetime.fromtimestamp(at, zone).date()
-        if is_unanswered(status, fallback):
-            unanswered[day] += 1
-        elif status == REPLIED:
-            answered[day] += 1
-    return tuple((day, answered[day], unanswered[day]) for day in days)
+def daily_counts(store: Store, now: float, zone: ZoneInfo) -> tuple[tuple[date, int, int], ...]:
+    """The last CHART_DAYS days in the owner's time zone (at today's offset from UTC)."""
+    local_now = datetime.fromtimestamp(now, zone)
+    offset = (local_now.utcoffset() or timedelta()).total_seconds()
+    today = local_now.date()
+    by_day = store.daily_counts(now - CHART_DAYS * 86400 - 86400, offset)
+    epoch = date(1970, 1, 1)
+    days = [today - timedelta(days=back) for back in range(CHART_DAYS - 1, -1, -1)]
+    return tuple((day, *by_day.get((day - epoch).days, (0, 0))) for day in days)

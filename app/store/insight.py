@@ -1,26 +1,63 @@
-"""Reads behind the insight page and `flask insights`."""
+"""Reads behind the insight page and `flask insights`, counted by the database (a window of
+50,000 messages is never loaded row by row), and forgetting stored texts on request."""
 
 from __future__ import annotations
 
 from app.store.database import Database
 
+# A lead message no rule answered: nothing did, or only a fallback.
+_UNANSWERED = "(status = 'no_match' OR (status = 'replied' AND fallback = 1))"
+_ANSWERED = "(status = 'replied' AND fallback = 0)"
+
 
 class InsightQueries(Database):
     """What leads asked and what became of it."""
 
-    def lead_outcomes(self, since: float) -> list[tuple[float, str, str | None, bool]]:
-        """(received_at, status, rule_id, fallback) of every lead message since `since`."""
+    def outcome_counts(self, since: float) -> list[tuple[str, str | None, bool, int]]:
+        """(status, rule_id, fallback, how many) of the lead messages since `since`."""
         rows = self._read(
-            "SELECT received_at, status, rule_id, fallback FROM lead_messages "
-            "WHERE received_at >= ? ORDER BY received_at",
+            "SELECT status, rule_id, fallback, COUNT(*) FROM lead_messages "
+            "WHERE received_at >= ? GROUP BY status, rule_id, fallback",
             since,
         )
-        return [(at, status, rule, bool(fallback)) for at, status, rule, fallback in rows]
+        return [(status, rule, bool(fallback), count) for status, rule, fallback, count in rows]
 
-    def unanswered_texts(self, since: float) -> list[str]:
+    def daily_counts(self, since: float, utc_offset: float) -> dict[int, tuple[int, int]]:
+        """Day number (days since the epoch, at `utc_offset` seconds from UTC) → (answered by
+        a rule, unanswered)."""
+        rows = self._read(
+            "SELECT {FLOOR}(received_at + ?) / 86400{END_FLOOR} AS day, "
+            f"SUM(CASE WHEN {_ANSWERED} THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {_UNANSWERED} THEN 1 ELSE 0 END) "
+            "FROM lead_messages WHERE received_at >= ? GROUP BY day",
+            utc_offset,
+            since,
+        )
+        return {int(day): (int(answered), int(unanswered)) for day, answered, unanswered in rows}
+
+    def unanswered_texts(self, since: float, limit: int = 1_000_000) -> list[str]:
+        """The stored texts no rule answered, the latest `limit` of them, oldest first."""
         rows = self._read(
             "SELECT text FROM lead_messages WHERE received_at >= ? AND text IS NOT NULL "
-            "ORDER BY received_at",
+            f"AND {_UNANSWERED} ORDER BY received_at DESC LIMIT ?",
+            since,
+            limit,
+        )
+        return [row[0] for row in reversed(rows)]
+
+    def stored_messages(self, since: float) -> list[tuple[float, str, str | None, bool, str, str]]:
+        """(received_at, status, rule_id, fallback, text, sent_via) of every lead message since
+        `since` whose text is kept: what replay runs edited rules over."""
+        rows = self._read(
+            "SELECT received_at, status, rule_id, fallback, text, sent_via FROM lead_messages "
+            "WHERE received_at >= ? AND text IS NOT NULL ORDER BY received_at",
             since,
         )
-        return [row[0] for row in rows]
+        return [(at, st, rule, bool(fb), text, via or "") for at, st, rule, fb, text, via in rows]
+
+    def forget_texts(self, before: float) -> int:
+        """Delete the stored message texts received before `before`; how many there were."""
+        return self._write(
+            "UPDATE lead_messages SET text = NULL WHERE text IS NOT NULL AND received_at < ?",
+            before,
+        )

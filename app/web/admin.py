@@ -19,6 +19,8 @@ from app.rules.explain import explain
 from app.web import door
 
 log = logging.getLogger(__name__)
+# How long the page's figures are reused before they are worked out again.
+REPORT_SECONDS = 15.0
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="pages")
 blueprint.before_request(door.guard)
 blueprint.after_request(door.add_headers)
@@ -41,7 +43,7 @@ def page(**extra: Any) -> str:
     state = runtime()
     days = request.args.get("days", default=7, type=int) or 7
     days = min(max(days, 1), 365)
-    report = build_insights(state.store, time.time(), days, state.settings.timezone)
+    report, computed_at = cached_report(days)
     chart_max = max([a + u for _, a, u in report.daily] + [1])
     return render_template(
         "admin.html",
@@ -51,8 +53,21 @@ def page(**extra: Any) -> str:
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
         dry_run=state.settings.dry_run,
+        computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),
         **extra,
     )
+
+
+def cached_report(days: int) -> tuple[Any, float]:
+    """The figures for `days`, worked out at most once per REPORT_SECONDS in this process: a
+    busy account's grouping is not redone on every page view."""
+    cache = current_app.extensions.setdefault("insight-report", {})
+    now = time.time()
+    if days in cache and now - cache[days][1] < REPORT_SECONDS:
+        return cache[days]
+    state = runtime()
+    cache[days] = (build_insights(state.store, now, days, state.settings.timezone), now)
+    return cache[days]
 
 
 @blueprint.get("")
@@ -80,7 +95,7 @@ def try_message() -> str:
 @blueprint.post("/draft")
 def draft() -> str:
     chosen = set(request.form.getlist("group"))
-    report = build_insights(runtime().store, time.time(), 365, runtime().settings.timezone)
+    report, _ = cached_report(365)
     chosen_groups = [group for group in report.groups if group.example in chosen]
     taken = (rule.id for rule in runtime().rules.current.rules)
     return page(drafts=draft_rules(chosen_groups, taken))

@@ -53,3 +53,24 @@ def test_a_drafted_rule_is_valid_toml_with_the_groups_words() -> None:
 def test_quotes_and_markup_in_an_example_stay_inside_the_toml_string() -> None:
     group = group_questions(['He said "hi" \\ and <b>left</b> """'])[0]
     assert tomllib.loads(draft_rule(group))["rule"][0]["id"].startswith("draft-")
+
+
+def test_grouping_grows_near_linearly() -> None:
+    """16 times the questions must cost well under 16² times the time (all-pairs was)."""
+    import random
+    import time
+
+    words = [f"w{n}" for n in range(3000)]
+
+    def questions(count: int) -> list[str]:
+        rng = random.Random(count)
+        return [" ".join(rng.sample(words, 4)) + " please" for _ in range(count)]
+
+    def seconds(texts: list[str]) -> float:
+        started = time.perf_counter()
+        group_questions(texts)
+        return time.perf_counter() - started
+
+    small, large = questions(500), questions(8000)
+    seconds(small)  # warm the stem cache for a fair first run
+    assert seconds(large) < 64 * seconds(small)

@@ -64,7 +64,7 @@ def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
     assert store.record_lead_message("1", "100", 1_000_001.0, decide) is None
     assert seen[0] == ConversationMemory()
     assert store.memory("100").answered_rules == frozenset({"greeting"})
-    assert len(store.lead_outcomes(0)) == 1
+    assert sum(count for *_, count in store.outcome_counts(0)) == 1
     [item] = store.outbox()
     assert (item.part_id, item.status, item.random_id, item.actions) == (
         "1",
@@ -89,7 +89,7 @@ def test_a_message_no_rule_can_answer_reads_the_silence_and_creates_no_conversat
     assert store.record_lead_message("3", "301", 1_000_011.0, decide, may_answer=False) is None
     assert seen[:2] == [ConversationMemory(operator_at=1_000_000.0), ConversationMemory()]
     assert store._read("SELECT conversation FROM conversations") == [("300",)]
-    assert [outcome[1] for outcome in store.lead_outcomes(0)] == ["no_match", "no_match"]
+    assert store.outcome_counts(0) == [("no_match", None, False, 2)]
 
 
 def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_url: str) -> None:

@@ -208,5 +208,6 @@ def test_no_text_is_kept_when_retention_is_zero(
     app.test_client().post("/webhooks/dashly", data=webhook_form(part))
     store = app.extensions["autoresponder"].store
     assert store.unanswered_texts(0) == []
-    assert len(store.lead_outcomes(0)) == 1
+    assert sum(count for *_, count in store.outcome_counts(0)) == 1
+    assert store.stored_messages(0) == []
     wait_for(lambda: api_calls(dashly_api))

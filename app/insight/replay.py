@@ -1,0 +1,64 @@
+"""Edited rules run over stored lead messages: which unanswered ones they would now answer, and
+which answered ones would get another rule. Conversation memory is left out (each message is
+judged alone, as `rules try` does), channels and hours are judged as when the lead wrote."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from app.handling.decide import NO_MATCH, REPLIED
+from app.rules.matching import RuleSet
+
+EXAMPLES = 3
+
+
+@dataclass
+class Replay:
+    """What edited rules would change."""
+
+    messages: int = 0
+    unanswered: int = 0
+    # rule id -> examples of unanswered messages it would now answer
+    newly: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    newly_counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (rule before, rule now) -> examples
+    changed: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    changed_counts: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+
+def replay(
+    rules: RuleSet,
+    messages: Iterable[tuple[float, str, str | None, bool, str, str]],
+    seen: Callable[[], None] = lambda: None,
+) -> Replay:
+    """Run `rules` over stored (received_at, status, rule_id, fallback, text, sent_via)."""
+    found = Replay()
+    for at, status, rule_id, fallback, text, sent_via in messages:
+        seen()
+        found.messages += 1
+        when = datetime.fromtimestamp(at, UTC)
+        now = next(
+            (
+                m.rule.id
+                for m in rules.iter_matches_normalised(text, when)
+                if m.rule.answers_on(sent_via)
+            ),
+            None,
+        )
+        was_unanswered = status == NO_MATCH or (status == REPLIED and fallback)
+        if was_unanswered:
+            found.unanswered += 1
+            if now is not None:
+                _note(found.newly, found.newly_counts, now, text)
+        elif status == REPLIED and rule_id and now is not None and now != rule_id:
+            _note(found.changed, found.changed_counts, (rule_id, now), text)
+    return found
+
+
+def _note(examples: dict, counts: dict, key: object, text: str) -> None:
+    counts[key] += 1
+    if len(examples[key]) < EXAMPLES:
+        examples[key].append(text)
