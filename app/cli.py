@@ -172,7 +172,10 @@ def insights_command(context: click.Context, days: int) -> None:
     if context.invoked_subcommand is not None:
         return
     settings = settings_or_exit()
-    report = build_insights(open_store(), time.time(), days, settings.timezone)
+    handing_over = frozenset(
+        r.id for r in rules_or_exit(settings.rules_dir, settings).rules if r.assign
+    )
+    report = build_insights(open_store(), time.time(), days, settings.timezone, handing_over)
     click.echo(
         f"last {days} days: {report.messages} lead messages, {report.answered} answered by a "
         f"rule, {report.unanswered} unanswered, {report.silent} left to a human"
@@ -183,9 +186,14 @@ def insights_command(context: click.Context, days: int) -> None:
         f"{counts.get('pending', 0) + counts.get('sending', 0)} pending, "
         f"{counts.get('dead', 0)} dead"
     )
-    click.echo("\nhits per rule:")
-    for rule_id, hits in report.rule_hits or (("(none)", 0),):
-        click.echo(f"  {hits:>6}  {rule_id}")
+    click.echo("\nwhich answers work (within an hour after: a human still wrote / the lead wrote")
+    click.echo("again unanswered), worst first:")
+    click.echo(f"  {'answers':>7} {'human':>6} {'again':>6}  rule")
+    for rule_id, answers, human, again, hands_over in report.results:
+        note = "  (hands over on purpose)" if hands_over else ""
+        click.echo(f"  {answers:>7} {human:>6} {again:>6}  {rule_id}{note}")
+    if not report.results:
+        click.echo("  (no rule answered)")
     click.echo("\nunanswered questions, grouped:")
     if not report.groups:
         click.echo("  (none)")

@@ -15,6 +15,9 @@ from app.store import Store
 CHART_DAYS = 14
 # The grouping looks at the latest this many unanswered texts: it stays well under a second.
 GROUPED_AT_MOST = 5000
+# An answer "settled it" when, this long after it, no human wrote and the lead did not write
+# again with something no rule answered.
+SETTLED_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,14 @@ class Insights:
     groups: tuple[QuestionGroup, ...]
     daily: tuple[tuple[date, int, int], ...]  # (day, answered by a rule, unanswered)
     grouped: int = 0  # how many unanswered texts the grouping covers
+    # Per rule: (id, answers, a human still wrote within the hour, the lead wrote again
+    # unanswered within the hour, the rule hands over on purpose), the answers to rewrite first.
+    results: tuple[tuple[str, int, int, int, bool], ...] = ()
 
 
-def build_insights(store: Store, now: float, days: int, zone: ZoneInfo) -> Insights:
+def build_insights(
+    store: Store, now: float, days: int, zone: ZoneInfo, handing_over: frozenset[str] = frozenset()
+) -> Insights:
     """The figures, counted by the database; the grouping covers the latest GROUPED_AT_MOST
     unanswered texts (a bounded time, whatever the window holds)."""
     since = now - days * 86400
@@ -54,7 +62,20 @@ def build_insights(store: Store, now: float, days: int, zone: ZoneInfo) -> Insig
         groups=tuple(group_questions(texts)),
         daily=daily_counts(store, now, zone),
         grouped=len(texts),
+        results=rule_results(store, since, handing_over),
     )
+
+
+def rule_results(
+    store: Store, since: float, handing_over: frozenset[str]
+) -> tuple[tuple[str, int, int, int, bool], ...]:
+    """Which answers work: per rule, how often a human still stepped in or the lead came back
+    unanswered within the hour; rules that hand over on purpose last, the rest worst first."""
+    rows = [
+        (rule, answers, human, again, rule in handing_over)
+        for rule, answers, human, again in store.rule_results(since, SETTLED_SECONDS)
+    ]
+    return tuple(sorted(rows, key=lambda r: (r[4], -(r[2] + r[3]) / r[1], -r[1], r[0])))
 
 
 def is_unanswered(status: str, fallback: bool) -> bool:

@@ -8,6 +8,7 @@ from app.store.database import Database
 # A lead message no rule answered: nothing did, or only a fallback.
 _UNANSWERED = "(status = 'no_match' OR (status = 'replied' AND fallback = 1))"
 _ANSWERED = "(status = 'replied' AND fallback = 0)"
+_LATER_UNANSWERED = "(l.status = 'no_match' OR (l.status = 'replied' AND l.fallback = 1))"
 
 
 class InsightQueries(Database):
@@ -34,6 +35,27 @@ class InsightQueries(Database):
             since,
         )
         return {int(day): (int(answered), int(unanswered)) for day, answered, unanswered in rows}
+
+    def rule_results(self, since: float, within: float) -> list[tuple[str, int, int, int]]:
+        """Per rule that answered since `since`: (rule id, answers, answers after which a human
+        operator still wrote in that conversation within `within` seconds, answers after which
+        the lead wrote again within `within` seconds with something no rule answered)."""
+        rows = self._read(
+            "SELECT m.rule_id, COUNT(*), "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM handled_parts AS h "
+            "WHERE h.conversation = m.conversation AND h.handled_at > m.received_at "
+            "AND h.handled_at <= m.received_at + ?) THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM lead_messages AS l "
+            "WHERE l.conversation = m.conversation AND l.received_at > m.received_at "
+            f"AND l.received_at <= m.received_at + ? AND {_LATER_UNANSWERED}) "
+            "THEN 1 ELSE 0 END) "
+            "FROM lead_messages AS m WHERE m.received_at >= ? AND m.status = 'replied' "
+            "AND m.fallback = 0 AND m.rule_id IS NOT NULL GROUP BY m.rule_id",
+            within,
+            within,
+            since,
+        )
+        return [(rule, int(n), int(human or 0), int(again or 0)) for rule, n, human, again in rows]
 
     def unanswered_texts(self, since: float, limit: int = 1_000_000) -> list[str]:
         """The stored texts no rule answered, the latest `limit` of them, oldest first."""

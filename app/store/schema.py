@@ -75,6 +75,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The channel a lead wrote through, so that replay can judge rules with `channels`.
     ("ALTER TABLE lead_messages ADD COLUMN sent_via TEXT",),
+    # What happened in a conversation in the hour after a rule answered (insight).
+    (
+        "CREATE INDEX handled_parts_conversation ON handled_parts (conversation, handled_at)",
+        "CREATE INDEX lead_messages_conversation ON lead_messages (conversation, received_at)",
+    ),
 )
 
 

@@ -66,7 +66,9 @@ def cached_report(days: int) -> tuple[Any, float]:
     if days in cache and now - cache[days][1] < REPORT_SECONDS:
         return cache[days]
     state = runtime()
-    cache[days] = (build_insights(state.store, now, days, state.settings.timezone), now)
+    handing_over = frozenset(r.id for r in state.rules.current.rules if r.assign)
+    report = build_insights(state.store, now, days, state.settings.timezone, handing_over)
+    cache[days] = (report, now)
     return cache[days]
 
 

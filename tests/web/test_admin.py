@@ -193,7 +193,7 @@ def test_the_command_shows_the_same_figures(admin_app: Flask) -> None:
     )
     assert "1 dead" in lines[1]
     assert any(re.match(r"\s+3\s+.*discount", line) for line in lines)
-    assert any(re.match(r"\s+2\s+greeting", line) for line in lines)
+    assert any(re.match(r"\s+2\s+0\s+0\s+greeting", line) for line in lines)
 
 
 def test_no_text_is_kept_when_retention_is_zero(
