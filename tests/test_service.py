@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -24,6 +25,7 @@ from tests.conftest import (
     lead_part,
     load_part,
     wait_for,
+    webhook_form,
 )
 from tests.conftest import webhook_form as form
 from tests.running import Service
@@ -223,3 +225,33 @@ def test_a_runaway_pattern_is_cut_off_and_the_webhook_still_answers_fast(
     assert response.json() == {"status": "no_match"}
     assert elapsed < 1.0  # a bound on the time limit, not a benchmark: unbounded takes hours
     wait_for(lambda: "event=pattern_timeout rule=runaway" in service.log())
+
+
+def test_a_chunked_body_over_the_limit_is_refused_with_413(
+    start_service: Callable[..., Service], dashly_api: HTTPServer
+) -> None:
+    service = start_service({**dashly_env(dashly_api), "MAX_BODY_BYTES": "2048"})
+    form = webhook_form(lead_part("hello " * 1000, 9901, 9901))
+    body = "&".join(f"{k}={v}" for k, v in form.items()).encode()
+
+    def chunks():  # no Content-Length: sent with Transfer-Encoding: chunked
+        for start in range(0, len(body), 512):
+            yield body[start : start + 512]
+
+    response = requests.post(
+        service.url + "/webhooks/dashly",
+        data=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert "larger than 2048 bytes" in response.json()["error"]
+    small = webhook_form(lead_part("hello", 9902, 9902))
+    small_body = "&".join(f"{k}={requests.utils.quote(v)}" for k, v in small.items()).encode()
+    accepted = requests.post(
+        service.url + "/webhooks/dashly",
+        data=iter([small_body]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert accepted.json() == {"status": "replied"}  # a chunked body under the limit is read whole

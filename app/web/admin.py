@@ -53,6 +53,7 @@ def page(**extra: Any) -> str:
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
         dry_run=state.settings.dry_run,
+        durable=state.settings.store_is_durable,
         computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),
         **extra,
     )

@@ -46,9 +46,10 @@ def read_fields() -> dict[str, Any]:
     if request.content_length is not None and request.content_length > limit:
         raise Rejected(413, f"the body is larger than {limit} bytes")
     if request.content_length is None:
-        # A chunked body has no length to check first; reading one byte past the limit tells
-        # (Werkzeug would cut it at the limit and parse what is left).
-        body = request.stream.read(limit + 1)
+        # A chunked body has no length to check first; reading one byte past the limit tells.
+        # Read from the server's own input: Werkzeug's stream stops at the limit without a
+        # word, and what is left would be parsed as if it were the whole body.
+        body = request.environ["wsgi.input"].read(limit + 1)
         if len(body) > limit:
             raise Rejected(413, f"the body is larger than {limit} bytes")
         request._cached_data = body  # what get_data and form parsing then read

@@ -211,3 +211,10 @@ def test_no_text_is_kept_when_retention_is_zero(
     assert sum(count for *_, count in store.outcome_counts(0)) == 1
     assert store.stored_messages(0) == []
     wait_for(lambda: api_calls(dashly_api))
+
+
+def test_sqlite_on_a_dyno_is_said_on_the_page(make_app: Callable[..., Flask]) -> None:
+    page = make_app(ADMIN_PASSWORD=PASSWORD, DYNO="web.1").test_client().get("/admin", headers=AUTH)
+    assert "SQLite on a dyno" in page.get_data(as_text=True)
+    health = make_app(DYNO="web.1").test_client().get("/healthz").json
+    assert health["durable"] is False
