@@ -70,7 +70,9 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 	@status=0; $(BIN)/python bench/matching.py || status=1; \
-		$(BIN)/python bench/service.py || status=1; exit $$status
+		$(BIN)/python bench/service.py || status=1; \
+		if [ -n "$(BENCH_FULL)" ]; then $(BIN)/python bench/delivery.py || status=1; fi; \
+		exit $$status
 
 clean:
 	rm -rf $(VENV) .venv-* $(TOOLS) instance .pytest_cache .ruff_cache
