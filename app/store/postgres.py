@@ -7,6 +7,7 @@ import heapq
 import itertools
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -62,7 +63,7 @@ class PostgresBackend:
                         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
                         check=self._check_if_idle,
                         timeout=POOL_WAIT_SECONDS,
-                        reconnect_timeout=0,  # keep trying for as long as it takes
+                        reconnect_timeout=300,  # keep trying through a restart of the server
                         name="store",
                         open=True,
                     )
@@ -71,6 +72,13 @@ class PostgresBackend:
         return self._pool
 
     def _check_if_idle(self, connection: psycopg.Connection) -> None:
+        """Run by the pool before it hands a connection out: one that has something to read
+        while idle was closed by the server (a restart, a terminated backend); the pool then
+        drops it and tries another."""
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+        if readable:
+            connection.close()  # so the pool drops it instead of taking it back
+            raise psycopg.OperationalError("the connection was closed while idle")
         if time.monotonic() - self._last_used.get(id(connection), 0.0) > IDLE_CHECK_SECONDS:
             with self._watchdog.deadline(connection, CONNECT_TIMEOUT_SECONDS):
                 connection.execute("SELECT 1")

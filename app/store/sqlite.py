@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.store.errors import StoreUnavailable, close_quietly, describe
+from app.store.group_commit import GroupCommit
 
 BUSY_TIMEOUT_SECONDS = 5
 # The WAL is copied back into the database by a thread of each worker every second
@@ -43,6 +44,7 @@ class SqliteBackend:
         self._lock_file: Any = None
         self._lock_pid: int | None = None
         self._tight = False
+        self._group = GroupCommit(self._lock, begin=self._begin, end=self._unlock)
 
     def connect(self) -> sqlite3.Connection:
         """A new connection with the service's settings."""
@@ -98,20 +100,25 @@ class SqliteBackend:
         """A write transaction. Threads queue on the process's lock, then on a file lock shared
         with the other processes: both wake the next writer at once, where SQLite's own busy
         wait sleeps 1 to 100 ms between tries. BEGIN IMMEDIATE takes the write lock at once, so
-        a read that later writes waits instead of failing with "locked"."""
-        with self._lock:
-            connection = self._shared()  # creates the folder the lock file is in
-            with self._file_lock():
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    yield connection.execute
-                    connection.execute("COMMIT")
-                except BaseException as error:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
-                        self._give_the_wal_back(connection)
-                    raise
+        a read that later writes waits instead of failing with "locked". Writers that queue
+        together share one commit (group commit): one fsync for all of them."""
+        try:
+            with self._group.transaction(self._shared) as execute:
+                yield execute
+        except sqlite3.OperationalError as error:
+            if "full" in str(error):
+                with self._lock:
+                    self._give_the_wal_back(self._shared())
+            raise
+
+    def _begin(self) -> None:
+        connection = self._shared()  # creates the folder the lock file is in
+        self._lock_exclusively()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._unlock()
+            raise
 
     def _give_the_wal_back(self, connection: sqlite3.Connection) -> None:
         """The disk is full: copy the WAL into the database and cut it to nothing, so the
@@ -124,22 +131,23 @@ class SqliteBackend:
         with self._lock:
             return list(self._shared().execute(sql, params).fetchall())
 
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        """An exclusive flock on `<database>.lock`, held by one writer of one process at a time
-        (the kernel drops it if the process dies)."""
+    def _lock_exclusively(self) -> None:
+        """An exclusive flock on `<database>.lock`, held by one writer (or one batch of
+        writers) of one process at a time (the kernel drops it if the process dies)."""
         if self._lock_pid != os.getpid():
             self._lock_pid = os.getpid()
             self._lock_file = open(f"{self.path}.lock", "a+b")  # noqa: SIM115
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _unlock(self) -> None:
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def reset(self) -> None:
-        """Forget this process's connection after an error: the next use opens a new one."""
+        """Forget this process's connection after an error: the next use opens a new one (not
+        while a batch of other writers is under way on it: its last writer ends it)."""
         with self._lock:
+            if self._group.open:
+                return
             connection, self._connection = self._connection, None
         close_quietly(connection)
 

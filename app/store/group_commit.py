@@ -1,0 +1,106 @@
+"""Group commit for SQLite: the write transactions of one process that arrive while another is
+running share one real transaction and one fsync. Each writer's work runs in a savepoint of its
+own (a writer that fails rolls back only its own work), and no writer returns before the commit
+that holds its work is on disk: a webhook is still answered only once its own record is
+durable."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from app.store.errors import StoreUnavailable, describe
+
+# A batch takes at most this many writers; the last one in commits it.
+MAX_BATCH = 16
+
+
+@dataclass
+class _Batch:
+    members: int = 0
+    done: bool = False
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Batches the writers that queue on `lock` (the process's lock for the connection).
+    `begin` opens the real transaction (taking the lock between processes); `end` releases
+    that lock after the batch commits or rolls back."""
+
+    def __init__(
+        self, lock: threading.RLock, begin: Callable[[], None], end: Callable[[], None]
+    ) -> None:
+        self._lock = lock
+        self._committed = threading.Condition(lock)
+        self._begin, self._end = begin, end
+        self._counter = threading.Lock()
+        self._waiting = 0  # writers waiting for `lock`, under `_counter`
+        self._batch: _Batch | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether a batch is under way (its connection must not be closed now)."""
+        return self._batch is not None
+
+    @contextmanager
+    def transaction(
+        self, connection: Callable[[], sqlite3.Connection]
+    ) -> Iterator[Callable[[str, Any], Any]]:
+        with self._counter:
+            self._waiting += 1
+        with self._lock:
+            with self._counter:
+                self._waiting -= 1
+            batch, member = None, False
+            try:
+                if self._batch is None:
+                    self._begin()
+                    self._batch = _Batch()
+                batch, shared = self._batch, connection()
+                shared.execute("SAVEPOINT writer")
+                try:
+                    yield shared.execute
+                    shared.execute("RELEASE writer")
+                except BaseException:
+                    shared.execute("ROLLBACK TO writer")
+                    shared.execute("RELEASE writer")
+                    raise
+                batch.members += 1
+                member = True
+            finally:
+                if batch is not None:
+                    self._settle(connection, batch, member)
+        if batch is not None and member and batch.error is not None:
+            raise StoreUnavailable(f"state store error: {describe(batch.error)}") from None
+
+    def _settle(
+        self, connection: Callable[[], sqlite3.Connection], batch: _Batch, member: bool
+    ) -> None:
+        """Leave the batch to a writer already waiting, or end it now. A member waits (the
+        lock released) until the commit that holds its work is done."""
+        with self._counter:
+            others_waiting = self._waiting > 0
+        if others_waiting and batch.members < MAX_BATCH:
+            while member and not batch.done:
+                self._committed.wait()
+            return
+        self._finish(connection(), batch)
+
+    def _finish(self, shared: sqlite3.Connection, batch: _Batch) -> None:
+        try:
+            shared.execute("COMMIT" if batch.members else "ROLLBACK")
+        except sqlite3.Error as error:
+            batch.error = error
+            if shared.in_transaction:
+                shared.execute("ROLLBACK")
+        finally:
+            self._batch = None
+            batch.done = True
+            self._end()
+            self._committed.notify_all()
+        if batch.error is not None:
+            raise batch.error
