@@ -7,20 +7,26 @@ escaped by the template.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from app.handling import DELIVERY_WINDOW_SECONDS
 from app.insight import build_insights, draft_rules
+from app.insight.replay import replay, with_draft
+from app.rules import RulesError
 from app.rules.explain import explain
 from app.web import door
 
 log = logging.getLogger(__name__)
 # How long the page's figures are reused before they are worked out again.
 REPORT_SECONDS = 15.0
+# A draft is tried on the page against the latest this many stored messages of the last week.
+REPLAY_SAMPLE = 2000
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="pages")
 blueprint.before_request(door.guard)
 blueprint.after_request(door.add_headers)
@@ -102,6 +108,23 @@ def draft() -> str:
     chosen_groups = [group for group in report.groups if group.example in chosen]
     taken = (rule.id for rule in runtime().rules.current.rules)
     return page(drafts=draft_rules(chosen_groups, taken))
+
+
+@blueprint.post("/replay")
+def replay_draft() -> str:
+    """The current rules plus a pasted draft, over a sample of the stored messages: what the
+    draft would change (the whole history: `flask rules replay`)."""
+    text = request.form.get("draft", "")[:50_000]
+    state = runtime()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "draft.toml").write_text(text, encoding="utf-8")
+        try:
+            rules = with_draft(state.rules.current, Path(folder))
+        except RulesError as error:
+            problems = [p.replace(f"{folder}/", "") for p in error.problems]
+            return page(replay_text=text, replay_problems=problems)
+    messages = state.store.stored_messages(time.time() - 7 * 86400)[-REPLAY_SAMPLE:]
+    return page(replay_text=text, replayed=replay(rules, messages))
 
 
 @blueprint.post("/outbox/<int:item_id>/retry")

@@ -218,3 +218,21 @@ def test_sqlite_on_a_dyno_is_said_on_the_page(make_app: Callable[..., Flask]) ->
     assert "SQLite on a dyno" in page.get_data(as_text=True)
     health = make_app(DYNO="web.1").test_client().get("/healthz").json
     assert health["durable"] is False
+
+
+def test_a_pasted_draft_is_tried_on_stored_messages(admin: FlaskClient) -> None:
+    page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
+    draft = '[[rule]]\nid = "students"\nphrases = ["student", "students"]\nanswer = "10 % off."\n'
+    result = admin.post(
+        "/admin/replay", data={"draft": draft, "csrf_token": csrf_of(page)}, headers=AUTH
+    ).get_data(as_text=True)
+    assert "would now be answered" in result
+    assert re.search(r"<td>students</td><td class=\"num\">3</td>", result)
+    assert "&lt;script&gt;" in result or "<script>" not in result  # lead text stays escaped
+    broken = admin.post(
+        "/admin/replay",
+        data={"draft": "[[rule]]\nid = 1\n", "csrf_token": csrf_of(page)},
+        headers=AUTH,
+    ).get_data(as_text=True)
+    assert "draft.toml:2:" in broken  # the draft's own file:line, no server path
+    assert "/tmp" not in broken
