@@ -26,8 +26,8 @@ from bench.service import (  # noqa: E402
     api_stats,
     cpu_seconds,
     free_port,
-    wait_for_workers,
-    wait_until_up,
+    start_gunicorn,
+    wait_for_service,
 )
 
 
@@ -68,18 +68,9 @@ def run(count: int, api_delay: float) -> tuple[float, float]:
             "RULES_DIR": str(folder / "rules"),
             "LOG_LEVEL": "WARNING",
         }
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        server = subprocess.Popen(
-            [gunicorn, "-c", str(ROOT / "gunicorn.conf.py"), "app.wsgi:app"],
-            cwd=folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_gunicorn(ROOT, "app.wsgi:app", folder, env)
         try:
-            wait_until_up(api_port, "/stats")
-            wait_until_up(web_port)
-            pids = [server.pid, *wait_for_workers(server.pid, WORKERS, timeout=60)]
+            pids = wait_for_service(server, api_port, web_port)
             # Counted once both workers are up (their start-up is not delivery's cost).
             started, cpu_before = time.perf_counter(), cpu_seconds(pids)
             delivered_before = api_stats(api_port)["replies"]

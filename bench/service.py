@@ -137,6 +137,25 @@ def wait_for_workers(master: int, count: int, timeout: float = 30.0) -> list[int
     return children(master)
 
 
+def start_gunicorn(code: Path, app: str, folder: Path, env: dict) -> subprocess.Popen:
+    """gunicorn with the project's configuration at `code`, serving `app` from `folder`."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return subprocess.Popen(
+        [gunicorn, "-c", str(code / "gunicorn.conf.py"), app],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for_service(server: subprocess.Popen, api_port: int, web_port: int) -> list[int]:
+    """Wait for the stand-in and every gunicorn worker; the master's and workers' ids."""
+    wait_until_up(api_port, "/stats")
+    wait_until_up(web_port)
+    return [server.pid, *wait_for_workers(server.pid, WORKERS, timeout=60)]
+
+
 def api_stats(port: int) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     connection.request("GET", "/stats")
@@ -212,22 +231,9 @@ def run_design(design: str, api_delay: float, folder: Path, seconds: float, drai
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(code),
     }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "-c",
-            str(code / "gunicorn.conf.py"),
-            DESIGNS.get(design, "app:create_app()"),
-        ],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_gunicorn(code, DESIGNS.get(design, "app:create_app()"), folder, env)
     try:
-        wait_until_up(api_port, "/stats")
-        wait_until_up(web_port)
-        pids = [server.pid, *wait_for_workers(server.pid, WORKERS)]
+        pids = wait_for_service(server, api_port, web_port)
         cpu_before = cpu_seconds(pids)
         outcome = run_wrk(web_port, seconds, folder / "bodies.txt")
         cpu = cpu_seconds(pids) - cpu_before
