@@ -64,7 +64,7 @@ audit: $(STAMP)
 	$(UV) export --locked --quiet --no-dev --no-emit-project --format requirements-txt -o .venv/audit-requirements.txt && \
 	$(BIN)/pip-audit --strict --progress-spinner off --disable-pip -r .venv/audit-requirements.txt
 
-# One quick round (about 3 minutes); `make bench BENCH_FULL=1` for the full run. Exits non-zero
+# One quick round (about 5 minutes here); `make bench BENCH_FULL=1` for the full run. Exits non-zero
 # when a target is missed. The load comes from wrk (Debian's package), installed when missing.
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
