@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,7 @@ def test_replay_shows_what_edited_rules_would_answer_and_forget_deletes_texts(
 
     store = Store(sqlite_url)
     store.migrate()
-    now = __import__("time").time()
+    now = time.time()
     for part_id, text in (("1", "what is your refund policy"), ("2", "refund please")):
         outcome = LeadOutcome("no_match", text=text, sent_via="web_user")
         store.record_lead_message(part_id, str(600 + int(part_id)), now, lambda m, o=outcome: o)
