@@ -122,7 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["autoresponder"] = runtime
-    door.install(app, admin.blueprint, exempt=(webhook.blueprint,))
+    door.install(app)
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(admin.blueprint)
     webhook.register_error_handlers(app)

@@ -9,7 +9,7 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, redirect, request
+from flask import Flask, Request, Response, current_app, redirect, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 from limits import parse, storage, strategies
@@ -38,9 +38,9 @@ def client_address() -> str:
     return forwarded.rsplit(",", 1)[-1].strip() or request.remote_addr or "unknown"
 
 
-def install(app: Flask, admin: Blueprint, exempt: tuple[Blueprint, ...]) -> None:
-    """Put the door in front of the `admin` blueprint (whose own hooks call `guard` and
-    `add_headers`); each app gets its own throttle and CSRF state."""
+def install(app: Flask) -> None:
+    """Set the door up for an app; the admin blueprint's own hooks call `guard` and
+    `add_headers`. Each app gets its own throttle and CSRF state."""
     app.config.update(
         WTF_CSRF_TIME_LIMIT=CSRF_TOKEN_SECONDS,
         WTF_CSRF_CHECK_DEFAULT=False,  # checked by `guard`, after the password
@@ -49,9 +49,7 @@ def install(app: Flask, admin: Blueprint, exempt: tuple[Blueprint, ...]) -> None
         SESSION_COOKIE_PATH="/admin",
     )
     app.session_interface = AdminSessions()
-    csrf = CSRFProtect(app)
-    for blueprint in exempt:
-        csrf.exempt(blueprint)
+    CSRFProtect(app)  # checks only where `guard` asks it to: the webhook has no CSRF token
     # `limits` (Flask-Limiter's engine) used directly: only failed logins count, and nothing
     # runs for the webhook. Per process (memory): the limits allow for a few workers and dynos.
     app.extensions["door"] = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
