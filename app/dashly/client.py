@@ -55,6 +55,7 @@ class DashlyClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clock = clock
+        # Masked out of the API's error texts; an empty key would match everywhere.
         self._token = api_token or "\0"
         self.base_url = base_url.rstrip("/")
         self.from_admin = from_admin

@@ -222,13 +222,18 @@ def test_sqlite_on_a_dyno_is_said_on_the_page(make_app: Callable[..., Flask]) ->
 
 def test_a_pasted_draft_is_tried_on_stored_messages(admin: FlaskClient) -> None:
     page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
-    draft = '[[rule]]\nid = "students"\nphrases = ["student", "students"]\nanswer = "10 % off."\n'
+    # The draft comes back in its box: a comment closing the box must stay text.
+    draft = (
+        "# </textarea><script>alert(1)</script>\n"
+        '[[rule]]\nid = "students"\nphrases = ["student", "students"]\nanswer = "10 % off."\n'
+    )
     result = admin.post(
         "/admin/replay", data={"draft": draft, "csrf_token": csrf_of(page)}, headers=AUTH
     ).get_data(as_text=True)
     assert "would now be answered" in result
     assert re.search(r"<td>students</td><td class=\"num\">3</td>", result)
-    assert "&lt;script&gt;" in result or "<script>" not in result  # lead text stays escaped
+    assert "<script>alert(1)" not in result
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(1)" in result
     broken = admin.post(
         "/admin/replay",
         data={"draft": "[[rule]]\nid = 1\n", "csrf_token": csrf_of(page)},
