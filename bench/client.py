@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = 3000
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 MEASURE = """
 import sys, time
@@ -36,6 +36,7 @@ def measure(code: Path, api_url: str) -> float:
     output = subprocess.run(
         [sys.executable, "-c", MEASURE, api_url, str(CALLS)],
         env={**os.environ, "PYTHONPATH": str(code)},
+        cwd=code,  # `python -c` puts the working directory first on the path
         capture_output=True,
         text=True,
         check=True,
@@ -63,13 +64,20 @@ def main() -> None:
             designs = {"working tree": ROOT}
             designs.update({rev: export(rev, Path(temp)) for rev in sys.argv[1:]})
             results: dict[str, list[float]] = {name: [] for name in designs}
-            for _ in range(ROUNDS):
-                for name, code in designs.items():
+            for number in range(ROUNDS):
+                # Every other round in reverse, so a drift in the machine's speed hits all alike.
+                order = list(designs.items())
+                for name, code in order if number % 2 == 0 else order[::-1]:
                     results[name].append(measure(code, f"http://127.0.0.1:{port}"))
         print(f"client CPU per reply call, {time.strftime('%Y-%m-%d')}, {CALLS} calls x {ROUNDS}")
         for name, values in results.items():
             each = ", ".join(f"{v:.0f}" for v in values)
             print(f"  {name:<14} median {statistics.median(values):.0f} µs  ({each})")
+        mine = results["working tree"]
+        for name, values in list(results.items())[1:]:
+            # The two runs of one round are the closest in time: compare those.
+            change = statistics.median(a / b for a, b in zip(mine, values, strict=True))
+            print(f"  working tree against {name}: CPU per call {change - 1:+.0%} (median)")
     finally:
         api.kill()
         api.wait()

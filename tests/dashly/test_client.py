@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +165,59 @@ def test_the_apis_error_text_is_kept_without_the_key(httpserver: HTTPServer) -> 
         DashlyClient(httpserver.url_for("/"), "sk-abc-123", "default_admin").reply("5", "x", 1)
     assert "sk-abc-123" not in str(caught.value)
     assert "[redacted]" in str(caught.value)
+
+
+class _RawApi:
+    """An HTTP/1.1 server on loopback, one thread, that answers each request with `answer`
+    (raw bytes) and keeps the connection open unless `hang_up`; counts both."""
+
+    def __init__(self, answer: bytes, hang_up: bool = False) -> None:
+        self.answer, self.hang_up = answer, hang_up
+        self.connections = self.requests = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # the test closed the listener
+            self.connections += 1
+            with connection:
+                self._answer_each_request(connection)
+
+    def _answer_each_request(self, connection: socket.socket) -> None:
+        pending = b""
+        while chunk := connection.recv(65536):
+            pending += chunk
+            while b"\r\n\r\n" in pending:
+                head, _, rest = pending.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                if len(rest) < (size := int(length.group(1)) if length else 0):
+                    break  # the body is still coming
+                pending = rest[size:]
+                self.requests += 1
+                connection.sendall(self.answer)
+                if self.hang_up:
+                    return
+
+
+def test_replies_share_one_kept_alive_connection() -> None:
+    body = b'{"meta": {"status": 200}, "data": {}}'
+    api = _RawApi(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    client = DashlyClient(api.url, "key", "default_admin")
+    for number in range(3):
+        client.reply("5", "hello", number)
+    api.listener.close()
+    assert (api.requests, api.connections) == (3, 1)
+
+
+def test_an_answer_cut_short_is_a_retryable_failure() -> None:
+    api = _RawApi(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"meta"', hang_up=True)
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient(api.url, "key", "default_admin").reply("5", "x", 1)
+    api.listener.close()
+    assert caught.value.retryable
+    assert str(caught.value) == "answer cut short calling /conversations/5/reply"
