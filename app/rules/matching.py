@@ -66,10 +66,13 @@ class RuleSet:
         deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
+            # Hours first: a rule asleep now is not worth a regex search.
+            if not rule.is_active(at, self.timezone):
+                continue
             found = phrase_hits.get(order) or _scan(
                 rule, normalised, folded, text_bigrams, deadline
             )
-            if found is not None and rule.is_active(at, self.timezone):
+            if found is not None:
                 yield found
 
     def active_fallbacks(self, at: datetime | None = None) -> Iterator[Rule]:

@@ -283,3 +283,21 @@ def test_pattern_time_limit_skips_the_rule_and_names_it(
     assert time.perf_counter() - started < 2.0
     assert found is None or found.rule.id == "fine"
     assert "event=pattern_timeout rule=slow" in caplog.text
+
+
+def test_a_rule_outside_its_hours_costs_no_pattern_search(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "night"\npatterns = [\'(x+x+)+y\']\nhours = "daily 22:00-06:00"\n'
+        'answer = "never"\n',
+    )
+    caplog.set_level(logging.WARNING, logger="app")
+    noon = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert rules.match("x" * 5000, noon) is None
+    assert "pattern_timeout" not in caplog.text  # asleep: its slow pattern was never tried
+    assert rules.match("x" * 5000, noon.replace(hour=23)) is None
+    assert "event=pattern_timeout rule=night" in caplog.text

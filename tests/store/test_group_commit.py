@@ -67,3 +67,38 @@ def test_a_writer_that_fails_alone_rolls_back_and_the_store_works_on(tmp_path: P
     with store.transaction() as run:  # the store works on after a rolled-back writer
         run("INSERT INTO shared_secrets (name, value) VALUES ('a', 'b')")
     assert store._read("SELECT COUNT(*) FROM shared_secrets") == [(1,)]
+
+
+def test_a_first_writer_failing_while_another_waits_takes_only_its_own_work(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    store.migrate()
+    inside = threading.Event()
+    failures: list[Exception] = []
+
+    def second_writer() -> None:
+        inside.wait(10)
+        try:
+            with store.transaction() as run:
+                run("INSERT INTO shared_secrets (name, value) VALUES ('second', 'kept')")
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+
+    waiting = threading.Thread(target=second_writer)
+    waiting.start()
+    # The first writer of a batch runs without a savepoint: its failure ends the transaction.
+    with pytest.raises(Refused), store.transaction() as run:
+        run("INSERT INTO shared_secrets (name, value) VALUES ('first', 'undone')")
+        inside.set()
+        for _ in range(1000):  # until the second writer queues behind this one
+            if store.backend._group._waiting:
+                break
+            threading.Event().wait(0.01)
+        assert store.backend._group._waiting == 1
+        raise Refused
+    waiting.join(10)
+    assert failures == []  # the second writer got a transaction of its own
+    with sqlite3.connect(tmp_path / "state.sqlite3") as other:
+        names = [row[0] for row in other.execute("SELECT name FROM shared_secrets")]
+    assert names == ["second"]
