@@ -3,12 +3,15 @@ CLI, whose commands are registered by the installed project's entry points."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,33 @@ def test_the_project_metadata_builds_without_deprecations() -> None:
     assert (ROOT / project["license-files"][0]).exists()
     runtime = " ".join(project["dependencies"])
     assert "psycopg[binary]" in runtime  # Heroku's uv sync installs no extras
+
+
+def distribution(requirement: str) -> str:
+    """A requirement's distribution name, normalised (PEP 503): `psycopg[binary]>=3` -> psycopg."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0]).lower()
+
+
+def test_every_package_the_app_imports_is_declared_and_pinned_in_the_lock() -> None:
+    imported = set()
+    for module in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"app", "__future__"}
+    providers = packages_distributions()
+    needed = {distribution(name) for top in third_party for name in providers.get(top, [top])}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {distribution(requirement) for requirement in project["dependencies"]}
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    pinned = {distribution(p["name"]) for p in lock["package"] if "version" in p}
+    assert "requests" in needed and "regex" in needed  # the walk found the imports
+    assert needed - declared == set(), "imported by app/ but not in [project] dependencies"
+    assert needed - pinned == set(), "imported by app/ but not pinned in uv.lock"
+    # One lock file for Heroku's buildpack (SPEC §1): a requirements.txt beside it would clash.
+    assert not (ROOT / "requirements.txt").exists()
 
 
 def test_a_venv_built_from_the_lock_alone_runs_the_cli(tmp_path: Path) -> None:
