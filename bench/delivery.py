@@ -7,10 +7,8 @@ server's CPU per reply (from /proc). Part of the full run (`make bench BENCH_FUL
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ from bench.service import (  # noqa: E402
     api_stats,
     cpu_seconds,
     free_port,
+    service_env,
+    start_api_standin,
     start_gunicorn,
     wait_for_service,
 )
@@ -54,20 +54,8 @@ def run(count: int, api_delay: float) -> tuple[float, float]:
         store.migrate()
         queue(store, count)
         store.close()
-        api = subprocess.Popen(
-            [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
-        )
-        env = {
-            **os.environ,
-            "PORT": str(web_port),
-            "WEB_CONCURRENCY": str(WORKERS),
-            "DASHLY_WEBHOOK_TOKEN": "bench-webhook-token",
-            "DASHLY_API_TOKEN": "bench-api-key-0123456789",
-            "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
-            "DATABASE_URL": f"sqlite:///{database}",
-            "RULES_DIR": str(folder / "rules"),
-            "LOG_LEVEL": "WARNING",
-        }
+        api = start_api_standin(api_port, api_delay)
+        env = service_env(web_port, api_port, folder)
         server = start_gunicorn(ROOT, "app.wsgi:app", folder, env)
         try:
             pids = wait_for_service(server, api_port, web_port)

@@ -137,6 +137,32 @@ def wait_for_workers(master: int, count: int, timeout: float = 30.0) -> list[int
     return children(master)
 
 
+def start_api_standin(port: int, delay: float) -> subprocess.Popen:
+    """The Dashly API stand-in on `port`, answering after `delay` seconds."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.api_standin", str(port), str(delay)], cwd=ROOT
+    )
+
+
+def service_env(web_port: int, api_port: int, folder: Path, code: Path | None = None) -> dict:
+    """The environment the service runs with in a bench: its database and rules in `folder`,
+    the stand-in as Dashly's API, the code at `code` (else whatever PYTHONPATH says)."""
+    env = {
+        **os.environ,
+        "PORT": str(web_port),
+        "WEB_CONCURRENCY": str(WORKERS),
+        "DASHLY_WEBHOOK_TOKEN": TOKEN,
+        "DASHLY_API_TOKEN": os.environ.get("BENCH_API_TOKEN", "bench-api-key-0123456789"),
+        "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
+        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
+        "RULES_DIR": str(folder / "rules"),
+        "LOG_LEVEL": "WARNING",
+    }
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return env
+
+
 def start_gunicorn(code: Path, app: str, folder: Path, env: dict) -> subprocess.Popen:
     """gunicorn with the project's configuration at `code`, serving `app` from `folder`."""
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
@@ -215,22 +241,9 @@ def run_design(design: str, api_delay: float, folder: Path, seconds: float, drai
         shutil.rmtree(folder / "rules")
         shutil.copytree(code / "rules", folder / "rules")
         (folder / "rules" / "90-fallback.toml").unlink()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
-    )
+    api = start_api_standin(api_port, api_delay)
     database = folder / "bench.sqlite3"
-    env = {
-        **os.environ,
-        "PORT": str(web_port),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "DASHLY_WEBHOOK_TOKEN": TOKEN,
-        "DASHLY_API_TOKEN": os.environ.get("BENCH_API_TOKEN", "bench-api-key-0123456789"),
-        "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "RULES_DIR": str(folder / "rules"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(code),
-    }
+    env = service_env(web_port, api_port, folder, code)
     server = start_gunicorn(code, DESIGNS.get(design, "app:create_app()"), folder, env)
     try:
         pids = wait_for_service(server, api_port, web_port)

@@ -62,21 +62,8 @@ def thread_names(pids: list[int]) -> dict[int, str]:
 
 def run(app: str, api_delay: float, seconds: float, folder: Path) -> None:
     api_port, web_port = service.free_port(), service.free_port()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "bench.api_standin", str(api_port), str(api_delay)], cwd=ROOT
-    )
-    env = {
-        **os.environ,
-        "PORT": str(web_port),
-        "WEB_CONCURRENCY": str(service.WORKERS),
-        "DASHLY_WEBHOOK_TOKEN": service.TOKEN,
-        "DASHLY_API_TOKEN": "bench-api-key-0123456789",
-        "DASHLY_API_URL": f"http://127.0.0.1:{api_port}",
-        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-        "RULES_DIR": str(folder / "rules"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    api = service.start_api_standin(api_port, api_delay)
+    env = service.service_env(web_port, api_port, folder, ROOT)
     server = service.start_gunicorn(ROOT, app, folder, env)
     try:
         workers = service.wait_for_service(server, api_port, web_port)[1:]

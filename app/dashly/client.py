@@ -58,7 +58,6 @@ class DashlyClient:
         self.clock = clock
         # Masked out of the API's error texts; an empty key would match everywhere.
         self._token = api_token or "\0"
-        self.base_url = base_url.rstrip("/")
         self.from_admin = from_admin
         self.session = requests.Session()
         self.session.trust_env = False
@@ -69,7 +68,7 @@ class DashlyClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._adapter = adapter
-        self._post_base = _canonical(self.base_url)
+        self._base_url = _canonical(base_url.rstrip("/"))
         self._names: dict[str, tuple[float, str | None]] = {}
         # While the API has asked to wait (429 or 503 with Retry-After), no call is made: not
         # the other replies' and not the name look-ups (per process).
@@ -124,7 +123,7 @@ class DashlyClient:
         path = f"/users/{digits(user_id, 'user')}"
         try:
             response = self.session.get(
-                self.base_url + path, timeout=LEAD_LOOKUP_TIMEOUT, allow_redirects=False
+                self._base_url + path, timeout=LEAD_LOOKUP_TIMEOUT, allow_redirects=False
             )
             self._pause_if_asked(response)
             if response.status_code >= 300:
@@ -184,7 +183,7 @@ class DashlyClient:
         here), which was a third of each call's CPU."""
         request = requests.PreparedRequest()
         request.method = "POST"
-        request.url = self._post_base + path
+        request.url = self._base_url + path
         request.headers = CaseInsensitiveDict(self.session.headers)
         request.prepare_body(fields, None)
         return self._adapter.send(request, timeout=API_TIMEOUT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -268,9 +270,6 @@ def test_two_typos_and_never_inside_another_word(tmp_path: Path) -> None:
 def test_pattern_time_limit_skips_the_rule_and_names_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import logging
-    import time
-
     rules = rules_from(
         tmp_path,
         '[[rule]]\nid = "slow"\npatterns = [\'(x+x+)+y\']\nanswer = "never"\n'
@@ -288,8 +287,6 @@ def test_pattern_time_limit_skips_the_rule_and_names_it(
 def test_a_rule_outside_its_hours_costs_no_pattern_search(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import logging
-
     rules = rules_from(
         tmp_path,
         '[[rule]]\nid = "night"\npatterns = [\'(x+x+)+y\']\nhours = "daily 22:00-06:00"\n'
