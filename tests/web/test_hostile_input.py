@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -108,3 +110,57 @@ def test_a_64_kb_message_of_any_shape_is_answered(
     response = post_json(client, lead_part(text, 61, 62))
     assert response.status_code == 200
     assert len(normalise(text)) <= 4000  # what is matched and stored is capped
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def raw_form(client: FlaskClient, body: bytes):
+    return client.post("/webhooks/dashly", data=body, content_type=FORM)
+
+
+def kept_texts(app: Flask) -> list[str]:
+    path = app.extensions["autoresponder"].settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return [row[0] for row in connection.execute("SELECT text FROM lead_messages")]
+
+
+def test_a_form_body_that_is_not_utf8_is_a_400_and_changes_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = urlencode(webhook_form(lead_part("hello", 61, 62))).encode() + b"&note=\xff\xfe"
+    response = raw_form(client, body)
+    assert response.status_code == 400
+    assert response.json == {"error": "the form is not UTF-8 text"}
+    assert stored_rows(app) == 0
+
+
+def test_a_form_field_of_bad_percent_escapes_is_a_400_not_a_500(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = f"token={WEBHOOK_TOKEN}&type=conversation&conversation=%7B%ff%fe%7D".encode()
+    response = raw_form(client, body)
+    assert response.status_code == 400
+    assert "'conversation'" in response.json["error"]
+    assert stored_rows(app) == 0
+
+
+def test_a_repeated_form_field_counts_by_its_first_value(app: Flask, client: FlaskClient) -> None:
+    form = webhook_form(lead_part("hello", 71, 72))
+    first_wrong = urlencode([("token", "wrong"), *form.items()]).encode()
+    assert raw_form(client, first_wrong).status_code == 401
+    first_right = urlencode([*form.items(), ("token", "wrong")]).encode()
+    response = raw_form(client, first_right)
+    assert response.status_code == 200
+    assert response.json == {"status": "replied"}
+
+
+def test_plus_signs_and_escapes_in_a_form_decode_as_dashly_encodes_them(
+    app: Flask, client: FlaskClient
+) -> None:
+    form = webhook_form(lead_part("how much is it + tax?", 81, 82))
+    body = urlencode(form).encode()  # spaces as "+", "+" as "%2B", as Dashly's form encoder
+    assert b"how+much+is+it+%2B+tax" in body
+    response = raw_form(client, body)
+    assert response.json == {"status": "replied"}  # the pricing rule's 'how much (is|...)'
+    assert kept_texts(app) == ["how much is it + tax?"]
