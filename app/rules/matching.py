@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.rules.literals import trigrams
+from app.rules.literals import has_marks, trigrams
 from app.rules.model import PATTERN_TIMEOUT_SECONDS, WORD, Phrase, Rule, RuleMatch, bigrams
 from app.text import fold, normalise
 
@@ -130,11 +130,14 @@ def _scan(
             found = _search(rule, phrase.pattern, folded, deadline)
             if found:
                 return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
-    for pattern, literals in zip(rule.patterns, rule.pattern_literals, strict=True):
+    needs = zip(rule.patterns, rule.pattern_literals, rule.pattern_marks, strict=True)
+    for pattern, literals, marks in needs:
         if literals is not None and not any(
             all(literal in folded for literal in branch) for branch in literals
         ):
             continue  # every branch lacks a literal it needs: no search can succeed
+        if marks is not None and not has_marks(marks, normalised):
+            continue  # likewise for a mark: an e-mail pattern on a text with no "@"
         found = _search(rule, pattern, normalised, deadline)
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}

@@ -70,6 +70,10 @@ class Rule:
     pattern_literals: tuple[tuple[tuple[str, ...], ...] | None, ...] = field(
         default=(), compare=False, repr=False
     )
+    # per pattern: for each branch, the marks (punctuation, digits) it needs; None when unknown
+    pattern_marks: tuple[tuple[tuple[str, ...], ...] | None, ...] = field(
+        default=(), compare=False, repr=False
+    )
     answers: tuple[Answer, ...] = ()
     priority: int = 0
     fallback: bool = False

@@ -11,7 +11,7 @@ import regex
 
 from app.rules.hours import HourRange, HoursError, parse_hours
 from app.rules.lead_actions import read_channels, read_event, read_templates
-from app.rules.literals import required_literals
+from app.rules.literals import required_literals, required_marks
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
 from app.text import fold, normalise, read_yo_as_e
@@ -91,6 +91,7 @@ class RuleReader:
             phrases=phrases,
             patterns=patterns,
             pattern_literals=tuple(required_literals(p.pattern) for p in patterns),
+            pattern_marks=tuple(required_marks(p.pattern) for p in patterns),
             answers=answers,
             priority=self.integer("priority"),
             fallback=fallback,

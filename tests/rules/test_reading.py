@@ -298,3 +298,16 @@ def test_a_rule_outside_its_hours_costs_no_pattern_search(
     assert "pattern_timeout" not in caplog.text  # asleep: its slow pattern was never tried
     assert rules.match("x" * 5000, noon.replace(hour=23)) is None
     assert "event=pattern_timeout rule=night" in caplog.text
+
+
+def test_a_pattern_is_not_searched_on_a_text_without_its_mark(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = rules_from(
+        tmp_path, '[[rule]]\nid = "slow"\npatterns = [\'(x+x+)+y@\']\nanswer = "a"\n'
+    )
+    caplog.set_level(logging.WARNING, logger="app")
+    assert rules.match("x" * 3000) is None
+    assert "pattern_timeout" not in caplog.text  # no "@" in the text: no search was run
+    assert rules.match("x" * 3000 + "@") is None
+    assert "event=pattern_timeout rule=slow" in caplog.text
