@@ -11,6 +11,9 @@ the design (docs/performance.md) is missed.
 
 Settings: BENCH_FULL, BENCH_ROUNDS, BENCH_SECONDS, BENCH_ONLY ("ours,bare Flask"), BENCH_DELAYS
 ("0,2"), BENCH_BEFORE=REV (the project at REV as one more design, to price a change).
+BENCH_ONLY may also name "ours in memory": this service with its SQLite file in /dev/shm, where
+a commit's fsync costs nothing. It is not a way to deploy (a 200 would not survive a power
+loss); it measures what the durable commit costs against all the rest.
 """
 
 from __future__ import annotations
@@ -46,7 +49,14 @@ DESIGNS = {
     "bare Flask": "bench.bare_app:app",
     "help page": "bench.helppage_app:app",
 }
+# Not one of the designs run by default: see the docstring.
+IN_MEMORY = "ours in memory"
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def is_ours(design: str) -> bool:
+    """This service, in any of its forms (it queues replies; the others answer inline)."""
+    return design in ("ours", IN_MEMORY) or design.startswith("before ")
 
 
 @dataclass(frozen=True)
@@ -234,7 +244,7 @@ def queued_replies(database: Path) -> int:
 
 def run_design(design: str, api_delay: float, folder: Path, seconds: float, drain: bool) -> Result:
     api_port, web_port = free_port(), free_port()
-    ours = design == "ours" or design.startswith("before ")
+    ours = is_ours(design)
     # "before REV": this service as it was at REV (BENCH_BEFORE), e.g. to price a feature.
     code = export_revision(design.split()[1], folder) if design.startswith("before ") else ROOT
     if code is not ROOT:  # that revision's own rules: newer rule keys would not load there
@@ -244,7 +254,8 @@ def run_design(design: str, api_delay: float, folder: Path, seconds: float, drai
     api = start_api_standin(api_port, api_delay)
     database = folder / "bench.sqlite3"
     env = service_env(web_port, api_port, folder, code)
-    server = start_gunicorn(code, DESIGNS.get(design, "app:create_app()"), folder, env)
+    app = DESIGNS["ours"] if design == IN_MEMORY else DESIGNS.get(design, "app:create_app()")
+    server = start_gunicorn(code, app, folder, env)
     try:
         pids = wait_for_service(server, api_port, web_port)
         cpu_before = cpu_seconds(pids)
@@ -289,7 +300,7 @@ def wait_for_delivery(api_port: int, database: Path, drain: bool) -> bool:
 
 
 def print_row(design: str, api_delay: float, result: Result) -> None:
-    ours = design == "ours" or design.startswith("before ")
+    ours = is_ours(design)
     delivered = f"{result.unique}/{result.replied}" if ours and result.drained else "not waited for"
     print(
         f"{design:<14} {api_delay:>3.0f}s {result.rate:>7.0f} {result.p50_ms:>7.1f} "
@@ -366,7 +377,8 @@ def main() -> int:
         for number in range(rounds):
             # Every other round in reverse (A B, B A, ...), so a drift in speed hits all alike.
             for design in designs if number % 2 == 0 else designs[::-1]:
-                with tempfile.TemporaryDirectory() as temp:
+                in_memory = "/dev/shm" if design == IN_MEMORY else None
+                with tempfile.TemporaryDirectory(dir=in_memory) as temp:
                     folder = prepare(Path(temp))
                     drain = full or api_delay == 0
                     result = run_design(design, api_delay, folder, seconds, drain)
@@ -377,7 +389,7 @@ def main() -> int:
         for (design, api_delay), results in runs.items():
             print_row(design, api_delay, median_run(results))
     for design, api_delay in runs:
-        if design.startswith("before "):
+        if is_ours(design) and design != "ours":
             change = statistics.median(ratios(runs["ours", api_delay], runs[design, api_delay]))
             print(f"  ours against {design}, API {api_delay:.0f} s: req/s {change - 1:+.0%}")
     missed = 0
