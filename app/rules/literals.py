@@ -201,8 +201,8 @@ class _Mandatory:
 
     def escape(self, escaped: str) -> bool:
         """Read a backslash and `escaped`; False when that is too rich to read here."""
-        if escaped and escaped in "pPNxuUg":
-            return False  # \p{..}, \N{..}, \x41, \g<..>
+        if escaped and (escaped in "pPNxuUg" or escaped.isdigit()):
+            return False  # \p{..}, \N{..}, \x41, \g<..>, octal \101 and backreferences
         if escaped == "d":
             self.mark(DIGIT)
         elif escaped and escaped in MARKS:

@@ -32,6 +32,8 @@ from app.text import fold, normalise
         (r"(?ix)hello", None),
         (r"\p{L}+abc", None),
         (r"\x41bcd", None),
+        (r"\101bcd", None),  # octal: the digits after the backslash are no literal
+        (r"(x)\1234abc", None),  # nor after a backreference
         (r"(?:price list)", (("price", "list"),)),  # a plain group of one branch counts
         (r"(?P<what>refund)s?", (("refund",),)),
         (r"(?:price list)?", None),  # an optional group does not
@@ -51,6 +53,7 @@ TEXTS = [
     "abccde abcde abde",
     "xdef adef",
     "hello helo",
+    "12-hello",
 ]
 
 
@@ -65,6 +68,7 @@ TEXTS = [
         r"abc{1,2}de",
         r"[abc]def",
         r"abc(d)?e|xdef",
+        r"(?P<id>\d+)-(?:hello)",
     ],
 )
 def test_a_pattern_never_matches_without_its_literal(pattern: str) -> None:

@@ -311,3 +311,11 @@ def test_a_pattern_is_not_searched_on_a_text_without_its_mark(
     assert "pattern_timeout" not in caplog.text  # no "@" in the text: no search was run
     assert rules.match("x" * 3000 + "@") is None
     assert "event=pattern_timeout rule=slow" in caplog.text
+
+
+def test_a_pattern_with_an_octal_escape_matches(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path, '[[rule]]\nid = "octal"\npatterns = [\'\\101bcd\']\nanswer = "a"\n'
+    )
+    found = rules.match("abcd")  # \101 is "A", in any case; "01bcd" is not what it needs
+    assert found is not None and found.rule.id == "octal"
