@@ -34,16 +34,11 @@ def required_literals(pattern: str) -> tuple[tuple[str, ...], ...] | None:
     """For each top-level branch, the case-folded literal runs it cannot match without, longest
     first; None when some branch has no run of at least MIN_LITERAL characters, or the pattern
     is too unusual to read. A match needs every run of at least one branch in the text."""
-    if _VERBOSE_FLAG.search(pattern):
-        return None  # white space and # comments would not be literal
-    branches = _top_level_branches(pattern)
+    branches = _read_branches(pattern)
     if branches is None:
         return None
     needed = []
-    for branch in branches:
-        found = _mandatory(branch)
-        if found is None:
-            return None
+    for found in branches:
         runs = sorted(
             {run.casefold() for run in found.runs if len(run) >= 2}, key=lambda r: (-len(r), r)
         )
@@ -57,18 +52,27 @@ def required_marks(pattern: str) -> tuple[tuple[str, ...], ...] | None:
     """For each top-level branch, the marks it cannot match without: punctuation characters,
     and DIGIT for any decimal digit; None when some branch needs none, or the pattern is too
     unusual to read. A match needs every mark of at least one branch in the text."""
-    if _VERBOSE_FLAG.search(pattern):
+    branches = _read_branches(pattern)
+    if branches is None or not all(found.marks for found in branches):
         return None
+    return tuple(tuple(sorted(set(found.marks))) for found in branches)
+
+
+def _read_branches(pattern: str) -> list[_Mandatory] | None:
+    """What each top-level branch needs; None when the pattern or a branch is too unusual to
+    read."""
+    if _VERBOSE_FLAG.search(pattern):
+        return None  # white space and # comments would not be literal
     branches = _top_level_branches(pattern)
     if branches is None:
         return None
-    needed = []
+    found = []
     for branch in branches:
-        found = _mandatory(branch)
-        if found is None or not found.marks:
+        read = _mandatory(branch)
+        if read is None:
             return None
-        needed.append(tuple(sorted(set(found.marks))))
-    return tuple(needed)
+        found.append(read)
+    return found
 
 
 def has_marks(marks: tuple[tuple[str, ...], ...], text: str) -> bool:
@@ -234,14 +238,10 @@ def _mandatory(branch: str, depth: int = 0) -> _Mandatory | None:
             if quantifier is None:
                 return None
             end, may_be_zero = quantifier
-            if end == index:  # a literal "{"
-                found.end_run()
-                index += 1
-            else:
-                if may_be_zero:
-                    found.take_back_last()
-                found.end_run()
-                index = end
+            if may_be_zero and end != index:  # (end == index: a literal "{")
+                found.take_back_last()
+            found.end_run()
+            index = max(end, index + 1)
             continue
         if char.isalnum() or char == "_":
             found.current += char
