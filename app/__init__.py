@@ -47,6 +47,7 @@ class Runtime:
             quiet_minutes=self.settings.quiet_after_operator_minutes,
             wake_delivery=self.wake_delivery,
             keep_texts=self.settings.insight_retention_days > 0,
+            admin_id=self.settings.admin_id,
         )
 
     def wake_delivery(self) -> None:
@@ -69,7 +70,10 @@ class Runtime:
             if not settings.dry_run:
                 client = DashlyClient(settings.api_url, settings.api_token or "", settings.admin_id)
             self.delivery = Delivery(
-                self.store, client, text_retention_seconds=settings.insight_retention_days * 86400
+                self.store,
+                client,
+                text_retention_seconds=settings.insight_retention_days * 86400,
+                quiet_minutes=settings.quiet_after_operator_minutes,
             )
             self.delivery.start()
             for name, loop in (

@@ -125,18 +125,21 @@ def replay_command(directory: Path | None, days: int) -> None:
 @click.group("outbox", invoke_without_command=True)
 @click.pass_context
 def outbox_group(context: click.Context) -> None:
-    """List pending and dead replies; `outbox retry ID` sends a dead one again."""
+    """List pending, dead and cancelled replies; `outbox retry ID` sends a dead one again."""
     if context.invoked_subcommand is not None:
         return
     store = open_store()
     items = store.outbox()
     if not items:
-        click.echo("outbox empty: no pending or dead replies")
+        click.echo("outbox empty: no pending, dead or cancelled replies")
         return
-    click.echo(f"{'id':>6}  {'status':8} {'conversation':20} {'rule':20} {'tries':>5}  last error")
+    click.echo(
+        f"{'id':>6}  {'status':9} {'conversation':20} {'rule':20} {'tries':>5}  "
+        "last error or reason"
+    )
     for item in items:
         click.echo(
-            f"{item.id:>6}  {item.status:8} {item.conversation:20} {item.rule_id:20} "
+            f"{item.id:>6}  {item.status:9} {item.conversation:20} {item.rule_id:20} "
             f"{item.attempts:>5}  {clean(item.last_error or '-')}"
         )
 

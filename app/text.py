@@ -72,6 +72,12 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
+def echo_key(text: str) -> str:
+    """A reply's text as its echo is compared with what we sent: normalised, case-folded and
+    without white space (Dashly may wrap lines in <p> or <br> where we sent a newline)."""
+    return _SPACES.sub("", fold(normalise(text)))
+
+
 def safe_value(value: object) -> str:
     """A lead-supplied value as plain text: no tags, no angle brackets (O'Brien stays)."""
     return _ANGLE_BRACKETS.sub("", strip_tags(str(value))).strip()

@@ -3,9 +3,12 @@ pytest-httpserver standing in for Dashly's API on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,6 +99,26 @@ def reset_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("DROP SCHEMA public CASCADE")
         connection.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Callable[..., Any]]:
+    """Servers of the test's own; every one is stopped and removed afterwards."""
+    from tests.postgres_server import PostgresServer  # it imports this module
+
+    made: list[PostgresServer] = []
+
+    def make(max_connections: int = 100) -> PostgresServer:
+        # Not under pytest's tmp_path: its folders are closed to the postgres user.
+        server = PostgresServer(Path(tempfile.mkdtemp(prefix="test-pg-")), max_connections)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        with contextlib.suppress(Exception):
+            server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from app.dashly.client import ApiFailure, DashlyClient
+from app.logs import Trouble
 from app.rules.templates import AnswerTemplateError, compile_answer
-from app.store import Finished, OutboxItem, Store
+from app.store import Finished, OutboxItem, Store, StoreUnavailable
+from app.text import echo_key
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,23 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 30.0
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 120.0
+# A completed call whose record the store refused is recorded again after these waits, for as
+# long as the worker lives: the call is never repeated because the store failed.
+RECORD_RETRY_FIRST_SECONDS = 0.25
+RECORD_RETRY_MAX_SECONDS = 5.0
+# What a human's taking over makes unwelcome: the bot's own words and what they trigger. The
+# tags, what the lead gave (props) and the hand-over still go out.
+SILENCED_BY_A_HUMAN = frozenset({"reply", "note", "close", "event"})
+
+
+def overtaken(item: OutboxItem, quiet_minutes: int) -> str | None:
+    """Why a queued item must no longer speak (SPEC §5.6), or None: a human operator wrote in
+    its conversation, or it was handed over, after the item was decided."""
+    if item.handed_off_at is not None and item.handed_off_at > item.created_at:
+        return "the conversation was handed to an operator after this reply was decided"
+    if quiet_minutes > 0 and item.operator_at is not None and item.operator_at > item.created_at:
+        return "an operator wrote in the conversation after this reply was decided"
+    return None
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -36,24 +56,40 @@ class Sender:
     hands back what to record when the reply was delivered."""
 
     def __init__(
-        self, store: Store, client: DashlyClient | None, clock: Callable[[], float]
+        self,
+        store: Store,
+        client: DashlyClient | None,
+        clock: Callable[[], float],
+        quiet_minutes: int = 0,
+        lease_seconds: float = LEASE_SECONDS,
+        stop: threading.Event | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.clock = clock
+        self.quiet_minutes = quiet_minutes
+        self.lease_seconds = lease_seconds
+        self.stop = stop or threading.Event()
         self.rng = random.Random()
         self._warned_about_token = False
+        self._trouble = Trouble("delivery-record")
 
     def send(self, item: OutboxItem) -> Finished | None:
-        """Perform the reply's remaining actions. Delivered: what to record (the caller
-        records it); otherwise the retry or the burial is recorded here and None returned."""
+        """Perform the reply's remaining actions (without the bot's words when a human took
+        over first). Delivered: what to record (the caller records it); otherwise the retry or
+        the burial is recorded here and None returned."""
         started = time.perf_counter()
+        reason = overtaken(item, self.quiet_minutes)
+        remaining = range(item.step, len(item.actions))
+        dropped = [s for s in remaining if reason and item.actions[s]["do"] in SILENCED_BY_A_HUMAN]
         step = item.step
         try:
-            for step in range(item.step, len(item.actions)):
-                self._perform(item.conversation, item.random_id, item.actions[step])
+            for step in remaining:
+                if step in dropped:
+                    continue
+                self._perform(item, item.actions[step])
                 if step + 1 < len(item.actions):
-                    self.store.complete_step(item.id, step + 1, self.clock() + LEASE_SECONDS)
+                    self._record_step(item.id, step + 1)
         except ApiFailure as failure:
             self._failed(item.id, item.conversation, item.deadline, item.attempts, step, failure)
             return None
@@ -61,6 +97,18 @@ class Sender:
             self.store.bury(item.id, str(error), self.clock())
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
             return None
+        if dropped:
+            kinds = ",".join(item.actions[s]["do"] for s in dropped)
+            log.info(
+                "at=info event=cancelled id=%d conversation=%s rule=%s dropped=%s reason=%r",
+                item.id,
+                item.conversation,
+                item.rule_id,
+                kinds,
+                reason,
+            )
+            forget = any(item.actions[s]["do"] == "reply" for s in dropped)
+            return Finished(item.id, "cancelled", self.clock(), reason, forget_answer=forget)
         status = "dry_run" if self.client is None else "done"
         log.info(
             "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
@@ -73,10 +121,31 @@ class Sender:
         )
         return Finished(item.id, status, self.clock())
 
-    def _perform(self, conversation: str, random_id: int, action: dict[str, Any]) -> None:
+    def _record_step(self, item_id: int, step: int) -> None:
+        """Record that the actions before `step` are done and renew the claim. While the
+        store refuses, keep trying (the lease this worker renews keeps the item its own):
+        the call just made must not be made again because it could not be written down.
+        Only a stopping worker gives up, leaving the item to come due when its lease ends."""
+        delay = RECORD_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                self.store.complete_step(item_id, step, self.clock() + self.lease_seconds)
+            except StoreUnavailable as error:
+                self._trouble.failed(str(error))
+                if self.stop.wait(delay):
+                    raise
+                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+            else:
+                self._trouble.recovered()
+                return
+
+    def _perform(self, item: OutboxItem, action: dict[str, Any]) -> None:
+        conversation, random_id = item.conversation, item.random_id
         kind = action["do"]
         if kind == "reply":
             body = self._reply_body(action)
+            if "body" not in action:  # rendered now: its echo must still be recognised
+                self.store.record_reply_key(item.id, echo_key(body))
             if self.client is None:
                 log.info("at=info event=dry_run conversation=%s body=%r", conversation, body)
             else:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +27,12 @@ SENDERS = 8
 # of that time share one transaction and one wake-up, where a round for each costs more CPU than
 # the webhook that queued it. A reply to an idle service is still claimed at once.
 ROUND_SECONDS = 0.02
+# A worker renews the leases of the items it holds (claimed, or sent and not yet recorded) this
+# often, as a share of the lease; after a store outage, or at start, a worker takes over others'
+# expired items only once it has reached the store for this share of the lease: a live holder
+# has renewed its own by then, so only a dead holder's items are taken (SPEC §5.6).
+RENEW_SHARE = 1 / 6
+TAKEOVER_SHARE = 0.4
 
 
 class Delivery:
@@ -39,12 +48,19 @@ class Delivery:
         clock: Callable[[], float] = time.time,
         senders: int = SENDERS,
         text_retention_seconds: float = 14 * 86400,
+        quiet_minutes: int = 0,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.client = client
         self.clock = clock
         self.senders = senders
         self.text_retention_seconds = text_retention_seconds
+        self.lease_seconds = lease_seconds
+        self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held: set[int] = set()  # guarded by _changed
+        self._renewed_at = clock()
+        self._reached_store_since: float | None = clock()
         self._changed = threading.Condition()
         self._woken = False  # guarded by _changed, like the two below
         self._sending = 0
@@ -53,7 +69,7 @@ class Delivery:
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self.sender = Sender(store, client, clock)
+        self.sender = Sender(store, client, clock, quiet_minutes, lease_seconds, self._stop)
         self._last_prune = 0.0
         # A database outage is one log line per interval from each, not a traceback per try.
         self._trouble = Trouble("delivery")
@@ -76,7 +92,7 @@ class Delivery:
         self._stop.set()
         self.wake()
         if self._thread is not None:
-            self._thread.join(drain_seconds + LEASE_SECONDS / 4)
+            self._thread.join(drain_seconds + self.lease_seconds / 4)
 
     def _run(self) -> None:
         assert self._pool is not None
@@ -100,7 +116,8 @@ class Delivery:
             if stopping and self.clock() >= self._drain_until:
                 self._keep(finished)
                 break
-            if not (stopping or woken or finished or self._due()):
+            renew = self._renewal_due()
+            if not (stopping or woken or finished or renew or self._due()):
                 self._prune_quietly()
                 continue
             claimed = self._record(finished, limit=self.senders - sending)
@@ -127,34 +144,59 @@ class Delivery:
         try:
             due_at = self.store.next_due_at()
         except StoreUnavailable as error:
-            self._trouble.failed(str(error))
+            self._store_failed(str(error))
             return False
         return due_at is not None and due_at <= self.clock()
 
+    def _renewal_due(self) -> bool:
+        with self._changed:
+            held = bool(self._held)
+        return held and self.clock() - self._renewed_at >= self.lease_seconds * RENEW_SHARE
+
     def _record(self, finished: list[Finished], limit: int) -> list[OutboxItem]:
-        """Record finished sends and claim up to `limit` due replies; on a store error the
-        finished ones are kept for the next try (otherwise their lease would run out and they
-        would be sent twice)."""
-        if not finished and limit <= 0:
+        """Record finished sends, renew the leases of what this worker holds, and claim up to
+        `limit` due replies; on a store error the finished ones are kept for the next try and
+        stay held, their leases renewed as soon as the store is back (otherwise another worker
+        would take them over and send them twice)."""
+        with self._changed:
+            held = sorted(self._held)
+        if not finished and limit <= 0 and not held:
             return []
+        now = self.clock()
+        reached = self._reached_store_since
+        take_expired = reached is not None and now - reached >= self.lease_seconds * (
+            TAKEOVER_SHARE
+        )
         try:
-            claimed = self.store.finish_and_claim(finished, self.clock(), LEASE_SECONDS, limit)
+            claimed = self.store.finish_and_claim(
+                finished, now, self.lease_seconds, limit, self.holder, take_expired, held
+            )
         except StoreUnavailable as error:
-            self._trouble.failed(str(error))
+            self._store_failed(str(error))
         except Exception:  # a thread that dies here would stop delivery for good
             log.exception("at=error event=claim_failed")
         else:
             self._trouble.recovered()
+            if self._reached_store_since is None:
+                self._reached_store_since = now
+            self._renewed_at = now
+            with self._changed:
+                self._held.difference_update(done.item_id for done in finished)
+                self._held.update(item.id for item in claimed)
             return claimed
         self._keep(finished)
         return []
+
+    def _store_failed(self, error: str) -> None:
+        self._trouble.failed(error)
+        self._reached_store_since = None
 
     def _send_and_report(self, item: OutboxItem) -> None:
         done = None
         try:
             done = self.sender.send(item)
-        except StoreUnavailable as error:  # the lease brings the reply back later
-            self._trouble.failed(str(error))
+        except StoreUnavailable as error:  # no call was completed: the lease brings it back
+            self._store_failed(str(error))
         except Exception:  # one bad reply must not stop delivery for everyone
             log.exception("at=error event=delivery_crashed id=%d", item.id)
         finally:
@@ -162,20 +204,24 @@ class Delivery:
                 self._sending -= 1
                 if done is not None:
                     self._finished.append(done)
+                else:  # recorded by the sender, or left for its lease to run out
+                    self._held.discard(item.id)
                 self._woken = True
                 self._changed.notify()
 
     def deliver_next(self) -> bool:
         """Claim and perform the next due reply in this thread, if any; True when one was."""
-        item = self.store.claim_due(self.clock(), LEASE_SECONDS)
+        item = self.store.claim_due(self.clock(), self.lease_seconds, self.holder)
         if item is None:
             return False
         done = self.sender.send(item)
         if done is not None:
-            self.store.finish(done.item_id, done.status, done.at)
+            self.store.finish_and_claim([done], self.clock(), self.lease_seconds, 0)
         return True
 
     def _prune_quietly(self) -> None:
+        if not self.store.ready.is_set():
+            return  # a store down at boot is not touched before it is migrated
         try:
             self._prune_now_and_then()
         except StoreUnavailable as error:

@@ -8,13 +8,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.dashly.parts import ADMIN_MESSAGE, Part
-from app.handling.decide import DUPLICATE, IGNORED, NO_MATCH, REPLIED, Decision, decide
+from app.handling.decide import (
+    DELIVERY_WINDOW_SECONDS,
+    DUPLICATE,
+    IGNORED,
+    NO_MATCH,
+    REPLIED,
+    Decision,
+    decide,
+)
 from app.rules.live import LiveRules
 from app.store import ConversationMemory, LeadOutcome, Store
-from app.text import normalise
+from app.text import echo_key, normalise
 
 # Longer messages are cut: the start says what they are about.
 MAX_KEPT_TEXT = 1000
+# The echo of a reply comes seconds after its call, and a call is made at most the delivery
+# window after the lead's message: an operator's part that says what a reply queued this long
+# ago says is taken for its echo.
+ECHO_SECONDS = DELIVERY_WINDOW_SECONDS + 5 * 60
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class Handler:
     quiet_minutes: int
     wake_delivery: Callable[[], None]
     keep_texts: bool = True
+    admin_id: str = "default_admin"
     clock: Callable[[], float] = time.time
 
     def handle(self, part: Part) -> Decision:
@@ -91,11 +104,17 @@ class Handler:
     def _admin_message(self, part: Part) -> Decision:
         if part.is_automatic:
             return Decision(IGNORED, "automatic message")
-        if part.random_id is not None and self.store.is_our_reply(
-            part.conversation, part.random_id
-        ):
+        now = self.clock()
+        if self._is_our_reply(part, now):
             # Our own reply coming back: neither operator activity nor something to answer.
             return Decision(IGNORED, "our own reply")
-        if not self.store.record_operator_message(part.id, part.conversation, self.clock()):
+        if not self.store.record_operator_message(part.id, part.conversation, now):
             return Decision(DUPLICATE, "part already handled")
         return Decision(IGNORED, "operator message")
+
+    def _is_our_reply(self, part: Part, now: float) -> bool:
+        """Our random_id echoed, or (the echo missing) the text of a reply we queued here
+        lately, from our admin when DASHLY_ADMIN_ID is a number a part can name."""
+        from_our_admin = not self.admin_id.isdigit() or part.author_id == self.admin_id
+        key = echo_key(part.body) if from_our_admin else ""
+        return self.store.is_our_reply(part.conversation, part.random_id, key, now - ECHO_SECONDS)

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.store.database import Database
 from app.store.records import ConversationMemory, LeadOutcome, NewReply
+from app.text import echo_key
 
 # What can keep the bot silent in a conversation.
 _SILENCE = "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?"
@@ -101,14 +102,17 @@ class ConversationRecords(Database):
             now,
             reply.conversation,
         )
-        items = [(reply.part_id, reply.random_id, list(reply.actions))]
+        body = reply.actions[0].get("body") if reply.actions else None
+        # The text is known now unless it uses the lead's name (then delivery records it).
+        key = echo_key(body) if isinstance(body, str) else None
+        items = [(reply.part_id, reply.random_id, list(reply.actions), key)]
         # A lead action's item is keyed by its part and kind; its random_id 0 is never sent.
-        items += [(f"{reply.part_id}:{a['do']}", 0, [a]) for a in reply.lead_actions]
-        for part_id, random_id, actions in items:
+        items += [(f"{reply.part_id}:{a['do']}", 0, [a], None) for a in reply.lead_actions]
+        for part_id, random_id, actions, reply_key in items:
             run(
                 "INSERT INTO outbox (part_id, conversation, rule_id, random_id, actions, "
-                "status, created_at, deadline, next_attempt_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                "status, created_at, deadline, next_attempt_at, reply_key) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                 part_id,
                 reply.conversation,
                 reply.rule_id,
@@ -117,6 +121,7 @@ class ConversationRecords(Database):
                 now,
                 reply.deadline,
                 now,
+                reply_key,
             )
 
     def record_operator_message(self, part_id: str, conversation: str, now: float) -> bool:
@@ -141,13 +146,33 @@ class ConversationRecords(Database):
             )
             return True
 
-    def is_our_reply(self, conversation: str, random_id: int) -> bool:
-        """Whether a part carrying this random_id is the echo of a reply we queued."""
-        return bool(
-            self._read(
+    def is_our_reply(
+        self,
+        conversation: str,
+        random_id: int | None,
+        reply_key: str | None = None,
+        since: float = 0.0,
+    ) -> bool:
+        """Whether an operator's part is the echo of a reply we queued: it carries the
+        random_id of one (0 or none is never ours: lead calls are stored with 0), or, when
+        `reply_key` is given, it says what a reply queued here since `since` says."""
+        if random_id:
+            found = self._read(
                 "SELECT 1 FROM outbox WHERE conversation = ? AND random_id = ? LIMIT 1",
                 conversation,
                 random_id,
+            )
+            if found:
+                return True
+        if not reply_key:
+            return False
+        return bool(
+            self._read(
+                "SELECT 1 FROM outbox WHERE conversation = ? AND reply_key = ? "
+                "AND created_at >= ? LIMIT 1",
+                conversation,
+                reply_key,
+                since,
             )
         )
 

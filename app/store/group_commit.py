@@ -2,7 +2,9 @@
 running share one real transaction and one fsync. Each writer that joins a batch runs in a
 savepoint of its own (a writer that fails rolls back only its own work; the first one, alone in
 the transaction, rolls back the transaction), and no writer returns before the commit that holds
-its work is on disk: a webhook is still answered only once its own record is durable."""
+its work is on disk: a webhook is still answered only once its own record is durable. A writer
+that fails after reading the batch's uncommitted work (a repeated part: "duplicate") waits for
+that commit too, and fails with it."""
 
 from __future__ import annotations
 
@@ -52,32 +54,40 @@ class GroupCommit:
     ) -> Iterator[Callable[[str, Any], Any]]:
         with self._counter:
             self._waiting += 1
-        with self._lock:
-            with self._counter:
-                self._waiting -= 1
-            batch, member = None, False
-            try:
-                if self._batch is None:
-                    self._begin()
-                    self._batch = _Batch()
-                batch, shared = self._batch, connection()
-                # The first writer of a batch is alone in the transaction: undoing its work is
-                # undoing the transaction, so it needs no savepoint (two statements fewer).
-                alone = batch.members == 0
-                if not alone:
-                    shared.execute("SAVEPOINT writer")
+        batch, member, witness = None, False, False
+        try:
+            with self._lock:
+                with self._counter:
+                    self._waiting -= 1
                 try:
-                    yield shared.execute
+                    if self._batch is None:
+                        self._begin()
+                        self._batch = _Batch()
+                    batch, shared = self._batch, connection()
+                    # The first writer of a batch is alone in the transaction: undoing its work
+                    # is undoing the transaction, so it needs no savepoint (two statements fewer).
+                    alone = batch.members == 0
                     if not alone:
-                        shared.execute("RELEASE writer")
-                except BaseException:
-                    self._undo(shared, alone)
-                    raise
-                batch.members += 1
-                member = True
-            finally:
-                if batch is not None:
-                    self._settle(connection, batch, member)
+                        shared.execute("SAVEPOINT writer")
+                    try:
+                        yield shared.execute
+                        if not alone:
+                            shared.execute("RELEASE writer")
+                    except BaseException:
+                        self._undo(shared, alone)
+                        # What it read may be another member's uncommitted work (a row that
+                        # made its part a duplicate): its answer holds only once that commits.
+                        witness = not alone
+                        raise
+                    batch.members += 1
+                    member = True
+                finally:
+                    if batch is not None:
+                        self._settle(connection, batch, member or witness)
+        except BaseException:
+            if witness and batch is not None and batch.error is not None:
+                raise StoreUnavailable(f"state store error: {describe(batch.error)}") from None
+            raise
         if batch is not None and member and batch.error is not None:
             raise StoreUnavailable(f"state store error: {describe(batch.error)}") from None
 
@@ -92,15 +102,16 @@ class GroupCommit:
             shared.execute("RELEASE writer")
 
     def _settle(
-        self, connection: Callable[[], sqlite3.Connection], batch: _Batch, member: bool
+        self, connection: Callable[[], sqlite3.Connection], batch: _Batch, waits: bool
     ) -> None:
-        """Leave the batch to a writer already waiting, or end it now. A member waits (the
-        lock released) until the commit that holds its work is done."""
+        """Leave the batch to a writer already waiting, or end it now. A member (or a writer
+        that failed after reading the members' work) waits, the lock released, until the
+        batch's commit is done."""
         with self._counter:
             others_waiting = self._waiting > 0
         open_for_more = batch.members < MAX_BATCH and connection().in_transaction
         if others_waiting and open_for_more:
-            while member and not batch.done:
+            while waits and not batch.done:
                 self._committed.wait()
             return
         self._finish(connection(), batch)

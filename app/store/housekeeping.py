@@ -73,7 +73,7 @@ class Housekeeping(Database):
                 before,
             ).rowcount
             removed += run(
-                "DELETE FROM outbox WHERE status IN ('done', 'dry_run', 'dead') "
+                "DELETE FROM outbox WHERE status IN ('done', 'dry_run', 'dead', 'cancelled') "
                 "AND finished_at < ?",
                 before,
             ).rowcount

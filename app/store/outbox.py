@@ -15,41 +15,73 @@ _OUTBOX_COLUMNS = (
 
 # Due replies not queued behind an earlier one of their conversation: replies in one
 # conversation go out in the order they were queued. The items of one claim are therefore in
-# different conversations.
+# different conversations. A claimed item ('sending') whose lease ran out is taken over only
+# when the claimer may take expired leases (see Delivery: a live holder renews its leases).
+# Each item comes with what its conversation's silence is now, so that a reply a human
+# overtook is cancelled before its next call.
 _CLAIM = (
-    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? "
-    "WHERE id {IN_IDS}SELECT id FROM outbox AS due "
-    "WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
+    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, "
+    "holder = ? WHERE id {IN_IDS}SELECT id FROM outbox AS due "
+    "WHERE status IN (%s) AND next_attempt_at <= ? "
     "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier "
     "WHERE earlier.conversation = due.conversation AND earlier.id < due.id "
     "AND earlier.status IN ('pending', 'sending')) "
-    "ORDER BY next_attempt_at LIMIT ? {SKIP_LOCKED}{END_IDS} RETURNING " + _OUTBOX_COLUMNS
+    "ORDER BY next_attempt_at LIMIT ? {SKIP_LOCKED}{END_IDS} RETURNING " + _OUTBOX_COLUMNS + ", "
+    "(SELECT operator_at FROM conversations AS c WHERE c.conversation = outbox.conversation), "
+    "(SELECT handed_off_at FROM conversations AS c WHERE c.conversation = outbox.conversation)"
 )
-_FINISH = "UPDATE outbox SET status = ?, finished_at = ?, last_error = NULL WHERE id = ?"
+_CLAIM_DUE = _CLAIM % "'pending'"
+_CLAIM_DUE_OR_EXPIRED = _CLAIM % "'pending', 'sending'"
+_FINISH = "UPDATE outbox SET status = ?, finished_at = ?, last_error = ? WHERE id = ?"
+# A cancelled reply was not said: its rule has not answered the conversation.
+_FORGET_ANSWER = (
+    "DELETE FROM answered_rules WHERE (conversation, rule_id) IN "
+    "(SELECT conversation, rule_id FROM outbox WHERE id = ?)"
+)
+_RENEW = "UPDATE outbox SET next_attempt_at = ? WHERE status = 'sending' AND holder = ? AND id IN "
 
 
 class OutboxRecords(Database):
     """Delivery's side of the store."""
 
-    def claim_due(self, now: float, lease_seconds: float) -> OutboxItem | None:
+    def claim_due(self, now: float, lease_seconds: float, holder: str = "") -> OutboxItem | None:
         """Take the oldest due reply for this worker, or None."""
-        claimed = self.finish_and_claim((), now, lease_seconds, limit=1)
+        claimed = self.finish_and_claim((), now, lease_seconds, limit=1, holder=holder)
         return claimed[0] if claimed else None
 
     def finish_and_claim(
-        self, finished: Sequence[Finished], now: float, lease_seconds: float, limit: int
+        self,
+        finished: Sequence[Finished],
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        holder: str = "",
+        take_expired: bool = True,
+        renew: Sequence[int] = (),
     ) -> list[OutboxItem]:
-        """In one transaction: record the replies just delivered, then take up to `limit` due
-        replies, oldest first. While claimed, a reply's `next_attempt_at` is the lease's end: a
-        worker that dies mid-call leaves a reply that comes due again then. One transaction
-        for both halves the commits a reply costs when the service is busy."""
+        """In one transaction: record the replies just delivered, renew the leases of the
+        items `holder` still holds (`renew`), then take up to `limit` due replies, oldest
+        first. While claimed, a reply's `next_attempt_at` is the lease's end: a worker that
+        dies mid-call leaves a reply that comes due again then. One transaction for all of it
+        halves the commits a reply costs when the service is busy."""
         with self.transaction() as run:
             for done in finished:
-                run(_FINISH, done.status, done.at, done.item_id)
+                run(_FINISH, done.status, done.at, done.reason, done.item_id)
+                if done.forget_answer:
+                    run(_FORGET_ANSWER, done.item_id)
+            if renew:
+                marks = "(" + ", ".join("?" for _ in renew) + ")"
+                run(_RENEW + marks, now + lease_seconds, holder, *renew)
             if limit <= 0:
                 return []
-            rows = run(_CLAIM, now + lease_seconds, now, limit).fetchall()
+            claim = _CLAIM_DUE_OR_EXPIRED if take_expired else _CLAIM_DUE
+            rows = run(claim, now + lease_seconds, holder, now, limit).fetchall()
         return sorted((outbox_item(row) for row in rows), key=lambda i: (i.next_attempt_at, i.id))
+
+    def record_reply_key(self, item_id: int, key: str) -> None:
+        """What a reply rendered at delivery says, before it is sent: its echo is then
+        recognised as ours even without the random_id."""
+        self._write("UPDATE outbox SET reply_key = ? WHERE id = ?", key, item_id)
 
     def complete_step(self, item_id: int, step: int, lease_until: float) -> None:
         """Record that the actions before `step` are done, so a retry does not repeat them,
@@ -63,7 +95,7 @@ class OutboxRecords(Database):
 
     def finish(self, item_id: int, status: str, now: float) -> None:
         """`done` (delivered) or `dry_run` (logged, not sent)."""
-        self._write(_FINISH, status, now, item_id)
+        self.finish_and_claim((Finished(item_id, status, now),), now, 0.0, limit=0)
 
     def retry_later(self, item_id: int, when: float, error: str) -> None:
         self._write(
@@ -94,7 +126,9 @@ class OutboxRecords(Database):
         )
         return changed == 1
 
-    def outbox(self, statuses: Sequence[str] = ("pending", "sending", "dead")) -> list[OutboxItem]:
+    def outbox(
+        self, statuses: Sequence[str] = ("pending", "sending", "dead", "cancelled")
+    ) -> list[OutboxItem]:
         marks = ", ".join("?" for _ in statuses)
         rows = self._read(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status IN ({marks}) ORDER BY id",

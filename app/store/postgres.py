@@ -120,13 +120,25 @@ class PostgresBackend:
     def reset(self) -> None:
         """Nothing to do: the pool drops a connection that came back broken."""
 
-    def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None and self._pid == os.getpid():
+    def start_afresh(self) -> None:
+        """Drop this process's pool, if any: one that tried to connect while the server was
+        down waits out a growing back-off before its next try, seconds after the server is
+        back; the next use makes a new pool, which connects at once."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            pool, self._pool = self._pool, None
+        if pool is not None:
             try:
                 pool.close(timeout=1.0)
             except Exception as error:  # closing a pool of a dead server may fail too
                 log.debug("at=debug event=pool_close_failed error=%r", describe(error))
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            self.start_afresh()
+        else:
+            self._pool = None
 
 
 class Watchdog:

@@ -63,15 +63,22 @@ class OutboxItem:
     deadline: float
     next_attempt_at: float
     last_error: str | None
+    # When a claim read the conversation: its last human operator's message and its handoff.
+    operator_at: float | None = None
+    handed_off_at: float | None = None
 
 
 @dataclass(frozen=True)
 class Finished:
-    """A reply whose actions were all performed: `done`, or `dry_run` (logged, not sent)."""
+    """A reply whose actions were all performed: `done`, `dry_run` (logged, not sent), or
+    `cancelled` (a human took over first: only the calls that stay useful were made, `reason`
+    says why; `forget_answer` when its reply was dropped, so the rule has not answered there)."""
 
     item_id: int
     status: str
     at: float
+    reason: str | None = None
+    forget_answer: bool = False
 
 
 def outbox_item(row: Sequence[Any]) -> OutboxItem:

@@ -16,9 +16,11 @@ log = logging.getLogger(__name__)
 # Waiting for another process's migration (the advisory lock) may take longer than a webhook's
 # transaction may.
 MIGRATE_SECONDS = 30.0
-# While the database cannot be reached at start, workers try again after these waits.
-RETRY_FIRST_SECONDS = 0.5
-RETRY_MAX_SECONDS = 5.0
+# While the database cannot be reached at start, workers try again after these waits: short,
+# since a try against a server that is down costs one refused connection, and every worker
+# should serve within seconds of the server coming back.
+RETRY_FIRST_SECONDS = 0.25
+RETRY_MAX_SECONDS = 1.0
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -80,6 +82,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX handled_parts_conversation ON handled_parts (conversation, handled_at)",
         "CREATE INDEX lead_messages_conversation ON lead_messages (conversation, received_at)",
     ),
+    # The text of a reply as its echo is compared (recognising our own reply without the
+    # random_id echo), and which live worker holds a claimed item (no other takes it over).
+    (
+        "ALTER TABLE outbox ADD COLUMN reply_key TEXT",
+        "ALTER TABLE outbox ADD COLUMN holder TEXT",
+    ),
 )
 
 
@@ -115,6 +123,8 @@ class Schema(Database):
                 stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
             else:
+                # Connections tried while the server was down left their back-off behind.
+                self.backend.start_afresh()
                 trouble.recovered()
                 log.info("at=info event=store_ready")
 

@@ -60,6 +60,9 @@ class SqliteBackend:
         # FULL: a commit is on disk before the webhook is answered 200, so an OS crash or a
         # power loss loses nothing Dashly will not send again (NORMAL lost the last commits).
         connection.execute("PRAGMA synchronous=FULL")
+        # Judged before the first write, not at the first checkpoint a second later: a burst
+        # at start on a small disk must not let the WAL take the space its checkpoint needs.
+        self._tight = self._tight or bool(self._low_on_space())
         pages = TIGHT_WAL_PAGES if self._tight else WAL_BACKSTOP_PAGES
         connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
         connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
@@ -68,11 +71,17 @@ class SqliteBackend:
     def watch_free_space(self) -> None:
         """Keep the WAL tight while the disk is low on space (the checkpoint thread calls
         this every second)."""
+        low = self._low_on_space()
+        if low is not None:
+            self._set_tight(low)
+
+    def _low_on_space(self) -> bool | None:
+        """Whether the database's disk has less than LOW_DISK_BYTES free; None when unknown."""
         try:
             stats = os.statvfs(self.path.parent)
         except OSError:
-            return
-        self._set_tight(stats.f_bavail * stats.f_frsize < LOW_DISK_BYTES)
+            return None
+        return stats.f_bavail * stats.f_frsize < LOW_DISK_BYTES
 
     def _set_tight(self, tight: bool) -> None:
         if tight == self._tight:
@@ -153,6 +162,9 @@ class SqliteBackend:
 
     def close(self) -> None:
         self.reset()
+
+    def start_afresh(self) -> None:
+        """Nothing to do: SQLite has no pool with a back-off."""
 
 
 def switch_to_wal(connection: sqlite3.Connection) -> None:

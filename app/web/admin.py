@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 REPORT_SECONDS = 15.0
 # A draft is tried on the page against the latest this many stored messages of the last week.
 REPLAY_SAMPLE = 2000
+# The latest cancelled replies the page lists (they are kept for the retention window).
+CANCELLED_SHOWN = 20
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="pages")
 blueprint.before_request(door.guard)
 blueprint.after_request(door.add_headers)
@@ -58,6 +60,7 @@ def page(**extra: Any) -> str:
         rules=state.rules.current,
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
+        cancelled=state.store.outbox(("cancelled",))[-CANCELLED_SHOWN:],
         dry_run=state.settings.dry_run,
         durable=state.settings.store_is_durable,
         computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.store import LeadOutcome, Store
+from app.store import LeadOutcome, Store, StoreUnavailable
 
 
 class Refused(Exception):
@@ -102,3 +102,67 @@ def test_a_first_writer_failing_while_another_waits_takes_only_its_own_work(
     with sqlite3.connect(tmp_path / "state.sqlite3") as other:
         names = [row[0] for row in other.execute("SELECT name FROM shared_secrets")]
     assert names == ["second"]
+
+
+def test_a_duplicate_seen_in_a_batch_whose_commit_fails_is_not_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """Two copies of one part in one batch: the second reads the first's uncommitted row and
+    would answer "duplicate". When the batch's COMMIT then fails (here a deferred foreign key,
+    as a full disk would), the second must fail too (503: Dashly sends it again), not return."""
+    store = Store(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    store.migrate()
+    with store.transaction() as run:
+        run("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        run(
+            "CREATE TABLE child (parent INTEGER REFERENCES parent (id) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+    store.backend._shared().execute("PRAGMA foreign_keys=ON")
+    group = store.backend._group
+    first_inside, second_deciding = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def until_one_waits() -> None:
+        for _ in range(1000):
+            if group._waiting:
+                return
+            threading.Event().wait(0.01)
+
+    def second_copy() -> None:
+        first_inside.wait(10)
+
+        def decide(memory):
+            second_deciding.set()
+            until_one_waits()  # a third writer queues: this one is not the batch's last
+            return LeadOutcome("no_match")
+
+        try:
+            outcomes["second"] = store.record_lead_message("P", "c1", 1e9, decide)
+        except Exception as error:
+            outcomes["second"] = error
+
+    def third_writer() -> None:
+        second_deciding.wait(10)
+        try:
+            with store.transaction() as run:
+                run("INSERT INTO shared_secrets (name, value) VALUES ('third', 'x')")
+        except Exception as error:
+            outcomes["third"] = error
+
+    threads = [threading.Thread(target=second_copy), threading.Thread(target=third_writer)]
+    for thread in threads:
+        thread.start()
+    with pytest.raises(StoreUnavailable), store.transaction() as run:
+        run(
+            "INSERT INTO lead_messages (part_id, conversation, received_at, status) "
+            "VALUES ('P', 'c1', 1e9, 'no_match')"
+        )
+        run("INSERT INTO child (parent) VALUES (42)")  # the COMMIT will refuse this
+        first_inside.set()
+        until_one_waits()
+    for thread in threads:
+        thread.join(10)
+    assert isinstance(outcomes["second"], StoreUnavailable), outcomes["second"]
+    assert isinstance(outcomes["third"], StoreUnavailable)
+    assert store._read("SELECT COUNT(*) FROM lead_messages") == [(0,)]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.store import ConversationMemory, Finished, LeadOutcome, NewReply, Store
+from app.text import echo_key
 
 
 def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:
@@ -116,6 +117,27 @@ def test_operator_message_and_echo_are_remembered(store: Store) -> None:
     assert store.record_operator_message("2", "100", 1_000_050.0)
     assert not store.record_operator_message("2", "100", 1_000_060.0)
     assert store.memory("100").operator_at == 1_000_050.0
+
+
+def test_random_id_zero_or_none_is_never_our_echo(store: Store) -> None:
+    # A rule with an event queues a lead call stored with random_id 0; an operator's part
+    # with random_id 0 is still an operator's.
+    with_event = NewReply(
+        **{**reply_for("1").__dict__, "lead_actions": ({"do": "event", "lead": "7"},)}
+    )
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(with_event))
+    assert len(store.outbox()) == 2
+    assert not store.is_our_reply("100", 0)
+    assert not store.is_our_reply("100", None)
+
+
+def test_our_reply_is_recognised_by_its_text_within_the_window(store: Store) -> None:
+    reply = NewReply(**{**reply_for("1").__dict__, "actions": ({"do": "reply", "body": "Hi!"},)})
+    store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(reply))
+    assert store.is_our_reply("100", None, echo_key("<p>hi!</p>"), since=999_000.0)
+    assert not store.is_our_reply("100", None, echo_key("<p>Hi there!</p>"), since=999_000.0)
+    assert not store.is_our_reply("200", None, echo_key("Hi!"), since=999_000.0)
+    assert not store.is_our_reply("100", None, echo_key("Hi!"), since=1_000_001.0)
 
 
 def test_a_handoff_is_remembered(store: Store) -> None:
