@@ -48,6 +48,7 @@ class Runtime:
             wake_delivery=self.wake_delivery,
             keep_texts=self.settings.insight_retention_days > 0,
             admin_id=self.settings.admin_id,
+            typing_seconds=self.settings.typing_seconds,
         )
 
     def wake_delivery(self) -> None:

@@ -85,11 +85,8 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
     for number, answer in enumerate(result.answers, start=1):
         many = len(result.answers) > 1
         click.echo(f"{f'answer {number}/{len(result.answers)}' if many else 'answer'}: {answer}")
-    for key, value in result.props:
-        click.echo(f"lead property: {key} = {value!r}")
-    if result.event:
-        params = ", ".join(f"{key}={value!r}" for key, value in result.event_params)
-        click.echo(f"event: {result.event}" + (f" ({params})" if params else ""))
+    for action in result.actions:
+        click.echo(action)
 
 
 @rules_group.command("replay")
@@ -129,7 +126,12 @@ def outbox_group(context: click.Context) -> None:
     if context.invoked_subcommand is not None:
         return
     store = open_store()
-    items = store.outbox()
+    items, refused = store.outbox(), store.not_saved()
+    for item in refused:
+        click.echo(
+            f"not saved: conversation {item.conversation}, rule {item.rule_id}: "
+            f"{clean(item.last_error or '').removeprefix('not saved: ')}"
+        )
     if not items:
         click.echo("outbox empty: no pending, dead or cancelled replies")
         return

@@ -22,6 +22,10 @@ DEFAULT_DEV_TOKEN = "dev-webhook-token"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+# "Typing…" longer than this keeps a lead waiting for an answer that is ready.
+MAX_TYPING_SECONDS = 10
+
+
 class SettingsError(ValueError):
     """One or more settings are unusable; `str()` lists each problem on a line."""
 
@@ -46,6 +50,7 @@ class Settings:
     database_pool_size: int = 2
     on_dyno: bool = False
     secret_key: str | None = None
+    typing_seconds: int = 0
 
     @property
     def dry_run(self) -> bool:
@@ -103,7 +108,7 @@ class _Reader:
             return None
         return value
 
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.text(name)
         if raw is None:
             return default
@@ -114,6 +119,9 @@ class _Reader:
             return default
         if value < minimum:
             self.problems.append(f"{name} must be at least {minimum}, not {value}")
+            return default
+        if maximum is not None and value > maximum:
+            self.problems.append(f"{name} must be at most {maximum}, not {value}")
             return default
         return value
 
@@ -173,6 +181,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         database_pool_size=read.integer("DATABASE_POOL_SIZE", 2, minimum=1),
         on_dyno=on_dyno,
         secret_key=read.secret("SECRET_KEY"),
+        typing_seconds=read.integer("TYPING_SECONDS", 0, maximum=MAX_TYPING_SECONDS),
     )
     if read.problems:
         raise SettingsError("\n".join(read.problems))

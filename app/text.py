@@ -62,6 +62,13 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
 
 
+def as_written(text: str) -> str:
+    """A message as a person reads it (quoted in a note): tags removed, entities unescaped,
+    white space folded; letters as the lead typed them (ё stays ё)."""
+    text = html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4]))
+    return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
+
+
 def read_yo_as_e(text: str) -> str:
     """ё and Ё as е and Е, as matching reads them."""
     return text.translate(_YO)

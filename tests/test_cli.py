@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
-from app.store import LeadOutcome, NewReply, Store
+from app.store import Finished, LeadOutcome, NewReply, Store
 from tests.conftest import ROOT, write_rules
 
 
@@ -208,3 +208,42 @@ def test_replay_shows_what_edited_rules_would_answer_and_forget_deletes_texts(
     forgot = runner.invoke(insights_command, ["forget"])
     assert forgot.output == "2 stored message texts deleted\n"
     assert store.stored_messages(0) == []
+
+
+def test_rules_try_lists_every_action_in_the_order_they_go_out(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path,
+        '[[rule]]\nid = "bye"\nphrases = ["спасибо, всё"]\nanswer = "Рады помочь!"\n'
+        'note = "Закрыто ботом: {{ message }}"\ntag = ["done", "bot"]\nclose = true\n'
+        'props = { last_topic = "bye" }\nevent = "bot: closed"\n',
+    )
+    runner = CliRunner(env={"RULES_DIR": str(tmp_path), "DATABASE_URL": ""})
+    result = runner.invoke(rules_group, ["try", "Спасибо, всё <b>понятно</b>"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[2:] == [
+        "answer: Рады помочь!",
+        "note for the operators: Закрыто ботом: Спасибо, всё понятно",
+        "tag: done",
+        "tag: bot",
+        "close the conversation",
+        "lead property: last_topic = 'bye'",
+        "event: bot: closed",
+    ]
+
+
+def test_outbox_lists_properties_dashly_did_not_save(runner: CliRunner, sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    store.migrate()
+    action = {"do": "props", "lead": "9", "props": [["$email", "x"]], "match": {}}
+    reply = NewReply("1", "556", "contact", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+    reply = NewReply(**{**reply.__dict__, "lead_actions": (action,)})
+    store.record_lead_message("1", "556", 1e9, lambda memory: LeadOutcome("replied", reply=reply))
+    for item in store.outbox():
+        store.finish_and_claim(
+            [Finished(item.id, "done", 1e9, "not saved: $email (Invalid email)")], 1e9, 60, 0
+        )
+    listing = runner.invoke(outbox_group, []).output.splitlines()
+    assert listing[:2] == [
+        "not saved: conversation 556, rule contact: $email (Invalid email)",
+        "not saved: conversation 556, rule contact: $email (Invalid email)",
+    ]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -74,16 +75,33 @@ class DashlyClient:
         # the other replies' and not the name look-ups (per process).
         self._paused_until = 0.0
 
-    def reply(self, conversation: str, body: str, random_id: int) -> None:
+    def reply(self, conversation: str, body: str, random_id: int, note: bool = False) -> None:
+        """A reply in the chat, or (`note`) a note only the operators see."""
+        fields = {"body": body, "from_admin": self.from_admin, "random_id": str(random_id)}
+        if note:
+            fields["type"] = "note"
+        self._post(f"/conversations/{digits(conversation, 'conversation')}/reply", fields)
+
+    def show_typing(self, conversation: str) -> None:
+        """ "Typing…" in the lead's chat until the answer comes."""
         self._post(
-            f"/conversations/{digits(conversation, 'conversation')}/reply",
-            {"body": body, "from_admin": self.from_admin, "random_id": str(random_id)},
+            f"/conversations/{digits(conversation, 'conversation')}/settyping",
+            {"body": "", "from_admin": self.from_admin},
         )
 
     def add_tag(self, conversation: str, tag: str) -> None:
+        """Tag the conversation; a tag it already has is no failure (the current API answers
+        400 `ConversationTagAlreadyAssigned` where the old one answered 200)."""
         self._post(
             f"/conversations/{digits(conversation, 'conversation')}/tag",
             {"tag": tag, "from_admin": self.from_admin},
+            already_done="ConversationTagAlreadyAssigned",
+        )
+
+    def close(self, conversation: str, random_id: int) -> None:
+        self._post(
+            f"/conversations/{digits(conversation, 'conversation')}/close",
+            {"from_admin": self.from_admin, "random_id": str(random_id)},
         )
 
     def assign(self, conversation: str, admin: str) -> None:
@@ -92,22 +110,20 @@ class DashlyClient:
             {"admin": digits(admin, "admin"), "from_admin": self.from_admin},
         )
 
-    def set_props(self, user_id: str, values: list[tuple[str, str]]) -> None:
-        """Set lead properties; `update_or_create` is safe to repeat."""
+    def set_props(self, user_id: str, values: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Set lead properties (`update_or_create` is safe to repeat). Returns what Dashly
+        refused, as (property, Dashly's reason): the call still succeeds then."""
         operations = [{"op": "update_or_create", "key": k, "value": v} for k, v in values]
-        self._post(
+        meta = self._post(
             f"/users/{digits(user_id, 'user')}/props",
             {"operations": json.dumps(operations, ensure_ascii=False)},
         )
+        return refused_operations(meta)
 
-    def track_event(
-        self, user_id: str, event: str, params: dict[str, str], created: int | None
-    ) -> None:
+    def track_event(self, user_id: str, event: str, params: dict[str, str]) -> None:
         """Track an event on the lead (Dashly takes no id for it: a retry after a lost answer
-        can track it twice)."""
+        can track it twice). Never with `created`: Dashly's triggers ignore such an event."""
         fields = {"event": event, "params": json.dumps(params, ensure_ascii=False)}
-        if created is not None:
-            fields["created"] = str(created)
         self._post(f"/users/{digits(user_id, 'user')}/events", fields)
 
     def lead_name(self, user_id: str) -> str | None:
@@ -150,7 +166,11 @@ class DashlyClient:
             self._paused_until = max(self._paused_until, self.clock() + retry_after)
         return retry_after
 
-    def _post(self, path: str, fields: dict[str, str]) -> None:
+    def _post(
+        self, path: str, fields: dict[str, str], already_done: str | None = None
+    ) -> dict[str, Any]:
+        """POST a form; the answer's `meta`. `already_done` names an error of Dashly's that
+        means the call's effect is already there (a success)."""
         waiting = self.paused_for()
         if waiting > 0:
             raise ApiFailure(
@@ -164,9 +184,10 @@ class DashlyClient:
         except requests.RequestException as error:
             raise ApiFailure(f"{_kind(error)} calling {path}", retryable=True) from None
         retry_after = self._pause_if_asked(response)
-        status = _effective_status(response.status_code, content)
-        if status < 300:
-            return
+        meta = _meta(content)
+        status = _effective_status(response.status_code, meta)
+        if status < 300 or (already_done and meta.get("error") == already_done):
+            return meta
         retryable = status == 429 or status >= 500
         # The API's words are stored and shown on /admin: never with the key in them.
         details = _error_text(content, response.reason).replace(self._token, "[redacted]")
@@ -216,16 +237,41 @@ def _kind(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _effective_status(status: int, data: bytes) -> int:
+def _meta(data: bytes) -> dict[str, Any]:
+    """The `meta` object of an answer; empty when the answer has none."""
+    try:
+        meta = json.loads(data).get("meta")
+    except (ValueError, AttributeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _effective_status(status: int, meta: dict[str, Any]) -> int:
     """Dashly repeats the status in `meta.status`; an error there counts even under HTTP 200."""
     if status >= 300:
         return status
     try:
-        meta = json.loads(data).get("meta", {})
         repeated = int(meta.get("status", status))
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, TypeError):
         return status
     return repeated if repeated >= 300 else status
+
+
+def refused_operations(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """(property, reason) of each operation Dashly ignored (`meta.ignored_operations`), and of
+    the `meta.not_changed_props` no ignored operation explains."""
+    refused: list[tuple[str, str]] = []
+    ignored = meta.get("ignored_operations")
+    for operation in ignored if isinstance(ignored, list) else []:
+        if isinstance(operation, dict):
+            key, reason = operation.get("key"), operation.get("reason")
+            refused.append((str(key or "?")[:255], str(reason or "no reason given")[:200]))
+    unchanged = meta.get("not_changed_props")
+    named = {key for key, _ in refused}
+    for key in unchanged if isinstance(unchanged, list) else []:
+        if str(key) not in named:
+            refused.append((str(key)[:255], "not changed"))
+    return refused
 
 
 def _error_text(data: bytes, reason: str | None) -> str:

@@ -8,13 +8,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from app.dashly.client import ApiFailure, DashlyClient
+from app.delivery.calls import Calls
 from app.logs import Trouble
-from app.rules.templates import AnswerTemplateError, compile_answer
+from app.rules.templates import AnswerTemplateError
 from app.store import Finished, OutboxItem, Store, StoreUnavailable
-from app.text import echo_key
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ RECORD_RETRY_FIRST_SECONDS = 0.25
 RECORD_RETRY_MAX_SECONDS = 5.0
 # What a human's taking over makes unwelcome: the bot's own words and what they trigger. The
 # tags, what the lead gave (props) and the hand-over still go out.
-SILENCED_BY_A_HUMAN = frozenset({"reply", "note", "close", "event"})
+SILENCED_BY_A_HUMAN = frozenset({"typing", "reply", "note", "close", "event"})
 
 
 def overtaken(item: OutboxItem, quiet_minutes: int) -> str | None:
@@ -67,6 +66,7 @@ class Sender:
         self.store = store
         self.client = client
         self.clock = clock
+        self.calls = Calls(store, client)
         self.quiet_minutes = quiet_minutes
         self.lease_seconds = lease_seconds
         self.stop = stop or threading.Event()
@@ -82,12 +82,18 @@ class Sender:
         reason = overtaken(item, self.quiet_minutes)
         remaining = range(item.step, len(item.actions))
         dropped = [s for s in remaining if reason and item.actions[s]["do"] in SILENCED_BY_A_HUMAN]
-        step = item.step
+        step, remarks = item.step, []
         try:
             for step in remaining:
+                action = item.actions[step]
                 if step in dropped:
                     continue
-                self._perform(item, item.actions[step])
+                if action["do"] == "typing":
+                    self._type_then_wait(item, step, action["seconds"])
+                    return None
+                remark = self.calls.perform(item, action)
+                if remark:
+                    remarks.append(remark)
                 if step + 1 < len(item.actions):
                     self._record_step(item.id, step + 1)
         except ApiFailure as failure:
@@ -98,17 +104,7 @@ class Sender:
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
             return None
         if dropped:
-            kinds = ",".join(item.actions[s]["do"] for s in dropped)
-            log.info(
-                "at=info event=cancelled id=%d conversation=%s rule=%s dropped=%s reason=%r",
-                item.id,
-                item.conversation,
-                item.rule_id,
-                kinds,
-                reason,
-            )
-            forget = any(item.actions[s]["do"] == "reply" for s in dropped)
-            return Finished(item.id, "cancelled", self.clock(), reason, forget_answer=forget)
+            return self._cancelled(item, [item.actions[s]["do"] for s in dropped], reason)
         status = "dry_run" if self.client is None else "done"
         log.info(
             "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
@@ -119,7 +115,25 @@ class Sender:
             status,
             (time.perf_counter() - started) * 1000,
         )
-        return Finished(item.id, status, self.clock())
+        return Finished(item.id, status, self.clock(), "; ".join(remarks) or None)
+
+    def _cancelled(self, item: OutboxItem, dropped: list[str], reason: str | None) -> Finished:
+        log.info(
+            "at=info event=cancelled id=%d conversation=%s rule=%s dropped=%s reason=%r",
+            item.id,
+            item.conversation,
+            item.rule_id,
+            ",".join(dropped),
+            reason,
+        )
+        forget = "reply" in dropped  # the rule has not answered that conversation
+        return Finished(item.id, "cancelled", self.clock(), reason, forget_answer=forget)
+
+    def _type_then_wait(self, item: OutboxItem, step: int, seconds: float) -> None:
+        """Show "typing…", then put the item back to come due that long after: the wait
+        holds no sender, so a hundred conversations typing at once delay nobody else."""
+        self.calls.show_typing(item)
+        self.store.defer(item.id, step + 1, self.clock() + seconds)
 
     def _record_step(self, item_id: int, step: int) -> None:
         """Record that the actions before `step` are done and renew the claim. While the
@@ -138,50 +152,6 @@ class Sender:
             else:
                 self._trouble.recovered()
                 return
-
-    def _perform(self, item: OutboxItem, action: dict[str, Any]) -> None:
-        conversation, random_id = item.conversation, item.random_id
-        kind = action["do"]
-        if kind == "reply":
-            body = self._reply_body(action)
-            if "body" not in action:  # rendered now: its echo must still be recognised
-                self.store.record_reply_key(item.id, echo_key(body))
-            if self.client is None:
-                log.info("at=info event=dry_run conversation=%s body=%r", conversation, body)
-            else:
-                self.client.reply(conversation, body, random_id)
-        elif self.client is None:
-            log.info("at=info event=dry_run conversation=%s action=%s", conversation, kind)
-        elif kind == "tag":
-            self.client.add_tag(conversation, action["tag"])
-        elif kind == "assign":
-            self.client.assign(conversation, action["admin"])
-        elif kind == "props":
-            values = self._rendered(action, action["props"])
-            if values:  # a property whose template renders empty is not sent
-                self.client.set_props(action["lead"], values)
-        elif kind == "event":
-            params = dict(self._rendered(action, action["params"]))
-            self.client.track_event(action["lead"], action["event"], params, action["created"])
-        else:
-            raise ApiFailure(f"unknown action {kind!r}", retryable=False)
-
-    def _rendered(self, action: dict[str, Any], pairs: list[list[str]]) -> list[tuple[str, str]]:
-        """(name, value) of the templates that render to something, the lead's name fetched
-        only when one of them uses it."""
-        templates = [(name, compile_answer(source)) for name, source in pairs]
-        name = None
-        if self.client is not None and any(t.uses_lead for _, t in templates):
-            name = self.client.lead_name(action["lead"])
-        rendered = [(key, t.render(action.get("match"), name)) for key, t in templates]
-        return [(key, value) for key, value in rendered if value]
-
-    def _reply_body(self, action: dict[str, Any]) -> str:
-        if "body" in action:
-            return action["body"]
-        lead = action.get("lead")
-        name = self.client.lead_name(lead) if self.client is not None and lead else None
-        return compile_answer(action["template"]).render(action.get("match"), name)
 
     def _failed(
         self,

@@ -11,6 +11,7 @@ from typing import Any
 from app.rules.model import Rule, RuleMatch
 from app.rules.templates import Answer
 from app.store import ConversationMemory, NewReply
+from app.text import as_written
 
 REPLIED, IGNORED, NO_MATCH, DUPLICATE = "replied", "ignored", "no_match", "duplicate"
 # Delivery keeps trying for this long after the lead's message arrived (SPEC §5.6).
@@ -31,9 +32,10 @@ class Decision:
         return self.match.rule.id if self.match else None
 
 
-def random_id_for(part_id: str) -> int:
-    """A 31-bit id derived from the lead's part id: the same on every retry, in every process."""
-    digest = hashlib.sha256(f"reply:{part_id}".encode()).digest()
+def random_id_for(part_id: str, call: str = "reply") -> int:
+    """A 31-bit id derived from the lead's part id and the call (reply, note, close): the same
+    on every retry, in every process."""
+    digest = hashlib.sha256(f"{call}:{part_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1
 
 
@@ -58,10 +60,13 @@ def decide(
     now: float,
     quiet_minutes: int,
     channel: str = "",
+    message: str = "",
+    typing_seconds: int = 0,
     pick: Callable[[Sequence[Answer]], Answer] = random.choice,
 ) -> Decision:
     """The first matching rule not yet used here (unless `repeat`) that answers on this
-    channel (the part's `sent_via`), else the first such fallback."""
+    channel (the part's `sent_via`), else the first such fallback. `message` (the part's
+    body) is what a note may quote; `typing_seconds` shows "typing…" that long before the answer."""
     reason = silence_reason(memory, now, quiet_minutes)
     if reason:
         return Decision(IGNORED, reason)
@@ -76,40 +81,71 @@ def decide(
         if fallback is None:
             return Decision(NO_MATCH, "no rule matched" if not matches else "already answered")
         chosen = RuleMatch(fallback, "fallback")
-    rule = chosen.rule
+    rule, said = chosen.rule, Said(part_id, message)
+    actions = reply_actions(rule, pick(rule.answers), chosen.groups, lead_id, said, typing_seconds)
     reply = NewReply(
         part_id=part_id,
         conversation=conversation,
         rule_id=rule.id,
         random_id=random_id_for(part_id),
-        actions=tuple(reply_actions(rule, pick(rule.answers), chosen.groups, lead_id)),
+        actions=tuple(actions),
         deadline=now + DELIVERY_WINDOW_SECONDS,
         hands_off=rule.assign is not None,
-        lead_actions=lead_actions(rule, chosen.groups, lead_id, now),
+        lead_actions=lead_actions(rule, chosen.groups, lead_id),
     )
     return Decision(REPLIED, chosen.matched, chosen, reply)
 
 
+@dataclass(frozen=True)
+class Said:
+    """The lead message being answered: its part id and its text (as received)."""
+
+    part_id: str = ""
+    text: str = ""
+
+
 def reply_actions(
-    rule: Rule, answer: Answer, groups: dict[str, str], lead_id: str | None
+    rule: Rule,
+    answer: Answer,
+    groups: dict[str, str],
+    lead_id: str | None,
+    said: Said = Said(),
+    typing_seconds: int = 0,
 ) -> list[dict[str, Any]]:
-    """What delivery does, in order: the reply, then tags, then the handoff."""
-    if answer.uses_lead:
-        # Rendered at delivery, after the lead's name is fetched: the webhook never waits on it.
-        reply: dict[str, Any] = {"do": "reply", "template": answer.source, "match": groups}
-        if lead_id:
-            reply["lead"] = lead_id
-    else:
-        reply = {"do": "reply", "body": answer.render(groups)}
-    actions = [reply]
+    """What delivery does, in order: "typing…", the reply, the note, the tags, the hand-over,
+    closing. Each is a step of one outbox item: done once, in this order."""
+    actions: list[dict[str, Any]] = []
+    if typing_seconds:
+        actions.append({"do": "typing", "seconds": typing_seconds})
+    actions.append({"do": "reply", **text_action(answer, groups, lead_id)})
+    if rule.note is not None:
+        note = text_action(rule.note, groups, lead_id, as_written(said.text))
+        actions.append({"do": "note", "random_id": random_id_for(said.part_id, "note"), **note})
     actions += [{"do": "tag", "tag": tag} for tag in rule.tags]
     if rule.assign:
         actions.append({"do": "assign", "admin": rule.assign})
+    if rule.close:
+        actions.append({"do": "close", "random_id": random_id_for(said.part_id, "close")})
     return actions
 
 
+def text_action(
+    answer: Answer, groups: dict[str, str], lead_id: str | None, message: str = ""
+) -> dict[str, Any]:
+    """The text of a reply or a note: rendered now, or (when it uses the lead's name) at
+    delivery, after the name is fetched: the webhook never waits on it."""
+    if not answer.uses_lead:
+        return {"body": answer.render(groups, message=message)}
+    action: dict[str, Any] = {"template": answer.source, "match": groups}
+    if message:
+        action["message"] = message
+    if lead_id:
+        action["lead"] = lead_id
+    return action
+
+
 def lead_actions(
-    rule: Rule, groups: dict[str, str], lead_id: str | None, now: float
+    rule: Rule, groups: dict[str, str], lead_id: str | None
 ) -> tuple[dict[str, Any], ...]:
     """The rule's calls on the lead (properties, an event), each queued on its own, so that
     one still goes out when the reply cannot. Templates are rendered at delivery."""
@@ -128,7 +164,6 @@ def lead_actions(
                 "event": rule.event,
                 "params": params,
                 "match": groups,
-                "created": int(now),  # when the lead wrote
             }
         )
     return tuple(found)

@@ -39,6 +39,7 @@ class Handler:
     wake_delivery: Callable[[], None]
     keep_texts: bool = True
     admin_id: str = "default_admin"
+    typing_seconds: int = 0
     clock: Callable[[], float] = time.time
 
     def handle(self, part: Part) -> Decision:
@@ -70,6 +71,8 @@ class Handler:
                 now=now,
                 quiet_minutes=self.quiet_minutes,
                 channel=part.sent_via,
+                message=part.body,
+                typing_seconds=self.typing_seconds,
             )
             decisions.append(decision)
             return self._outcome(decision, normalised, part.sent_via)

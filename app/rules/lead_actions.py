@@ -19,17 +19,19 @@ class RuleReader(Protocol):
     def strings(self, key: str, *, single_allowed: bool = False) -> list[str]: ...
 
 
-# The `sent_via` values Dashly is known to send for a lead's message (its protocol notes);
-# others are allowed, with a `rules check` warning.
+# The `sent_via` values Dashly documents (PROTOCOL.md). They say which app a message came
+# through, not who wrote it (the docs show `app_chrome` on an operator's reply); a rule's
+# `channels` may name others, with a `rules check` warning.
 KNOWN_CHANNELS = frozenset(
     {
         "web_user",
+        "web_panel",
         "email_user",
+        "email_admin",
         "app_android",
-        "app_ios",
         "app_chrome",
         "app_desktop",
-        "api",
+        "message_auto",
         "message_manual",
     }
 )

@@ -83,6 +83,9 @@ class Rule:
     timezone: ZoneInfo | None = None
     tags: tuple[str, ...] = ()
     assign: str | None = None
+    # A note for the operators (may insert the lead's message), and whether to close.
+    note: Answer | None = None
+    close: bool = False
     # Lead properties and an event: (name, template) pairs, rendered at delivery.
     props: tuple[tuple[str, Answer], ...] = ()
     event: str | None = None

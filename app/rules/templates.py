@@ -28,30 +28,42 @@ class Answer:
     uses_lead: bool = False
     template: Template | None = field(default=None, compare=False, repr=False)
 
-    def render(self, match: Mapping[str, str] | None = None, lead_name: str | None = None) -> str:
-        """The reply text; a lead's values are inserted as data, never run as a template."""
+    def render(
+        self,
+        match: Mapping[str, str] | None = None,
+        lead_name: str | None = None,
+        message: str | None = None,
+    ) -> str:
+        """The reply text; a lead's values (and, in a note, the lead's message) are inserted
+        as data, never run as a template."""
         if self.template is None:
             return self.source
         lead: dict[str, str] = {}
         if lead_name:
             lead["name"] = safe_value(lead_name)
         groups = {k: safe_value(v) for k, v in (match or {}).items() if v is not None}
-        return self.template.render(lead=lead, match=groups).strip()
+        said = safe_value(message) if message else ""
+        return self.template.render(lead=lead, match=groups, message=said).strip()
 
 
 # Cached: delivery renders the same few templates over and over, and compiling one with Jinja
 # costs milliseconds of CPU where rendering costs microseconds.
 @lru_cache(maxsize=1024)
-def compile_answer(source: str) -> Answer:
-    """Check the answer's template syntax now, so that a typo is a load error, not a bad reply."""
+def compile_answer(source: str, with_message: bool = False) -> Answer:
+    """Check the answer's template syntax now, so that a typo is a load error, not a bad reply.
+    `with_message`: a note, which may also insert the lead's message (`{{ message }}`)."""
     if "{{" not in source and "{%" not in source:
         return Answer(source=source)
     try:
         names = meta.find_undeclared_variables(_ENVIRONMENT.parse(source))
-        unknown = names - {"lead", "match"}
+        known = {"lead", "match", "message"} if with_message else {"lead", "match"}
+        unknown = names - known
         if unknown:
+            usable = (
+                "lead.name, match.NAME or message" if with_message else "lead.name or match.NAME"
+            )
             raise AnswerTemplateError(
-                f"unknown placeholder {', '.join(sorted(unknown))}; use lead.name or match.NAME"
+                f"unknown placeholder {', '.join(sorted(unknown))}; use {usable}"
             )
         answer = Answer(
             source=source, uses_lead="lead" in names, template=_ENVIRONMENT.from_string(source)

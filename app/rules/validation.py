@@ -30,6 +30,8 @@ KNOWN_KEYS = (
     "timezone",
     "tag",
     "assign",
+    "note",
+    "close",
     "props",
     "event",
     "event_params",
@@ -101,6 +103,8 @@ class RuleReader:
             timezone=self.zone(),
             tags=self.tags(),
             assign=self.assignee(),
+            note=self.note(),
+            close=self.closes(),
             props=read_templates(self, "props"),
             event=read_event(self),
             event_params=read_templates(self, "event_params"),
@@ -261,6 +265,31 @@ class RuleReader:
             if not 1 <= len(tag.strip()) <= 255:
                 self.problem("tag", "a tag must have 1 to 255 characters")
         return tuple(tag.strip() for tag in tags)
+
+    def note(self) -> Answer | None:
+        value = self.table.get("note")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problem(
+                "note", "'note' must be a text for the operators, e.g. \"Asked: {{ message }}\""
+            )
+            return None
+        try:
+            return compile_answer(value.strip(), with_message=True)
+        except AnswerTemplateError as error:
+            self.problem("note", f"'note': {error}")
+            return None
+
+    def closes(self) -> bool:
+        close = self.boolean("close")
+        if close and "assign" in self.table:
+            self.problem(
+                "close",
+                "'close' and 'assign' exclude each other: a conversation handed to an operator "
+                "stays open for them",
+            )
+        return close
 
     def assignee(self) -> str | None:
         value = self.table.get("assign")

@@ -155,23 +155,17 @@ class ConversationRecords(Database):
     ) -> bool:
         """Whether an operator's part is the echo of a reply we queued: it carries the
         random_id of one (0 or none is never ours: lead calls are stored with 0), or, when
-        `reply_key` is given, it says what a reply queued here since `since` says."""
-        if random_id:
-            found = self._read(
-                "SELECT 1 FROM outbox WHERE conversation = ? AND random_id = ? LIMIT 1",
-                conversation,
-                random_id,
-            )
-            if found:
-                return True
-        if not reply_key:
+        `reply_key` is given, it says what a reply queued here since `since` says. One read."""
+        if not random_id and not reply_key:
             return False
         return bool(
             self._read(
-                "SELECT 1 FROM outbox WHERE conversation = ? AND reply_key = ? "
-                "AND created_at >= ? LIMIT 1",
+                "SELECT 1 FROM outbox WHERE conversation = ? AND ((random_id = ? AND ? <> 0) "
+                "OR (reply_key = ? AND created_at >= ?)) LIMIT 1",
                 conversation,
-                reply_key,
+                random_id or 0,
+                random_id or 0,
+                reply_key or None,
                 since,
             )
         )

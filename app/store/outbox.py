@@ -97,6 +97,16 @@ class OutboxRecords(Database):
         """`done` (delivered) or `dry_run` (logged, not sent)."""
         self.finish_and_claim((Finished(item_id, status, now),), now, 0.0, limit=0)
 
+    def defer(self, item_id: int, step: int, when: float) -> None:
+        """Record that the actions before `step` are done and let the rest come due at
+        `when` (after "typing…"), for any worker to take."""
+        self._write(
+            "UPDATE outbox SET status = 'pending', step = ?, next_attempt_at = ? WHERE id = ?",
+            step,
+            when,
+            item_id,
+        )
+
     def retry_later(self, item_id: int, when: float, error: str) -> None:
         self._write(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? "
@@ -135,6 +145,16 @@ class OutboxRecords(Database):
             *statuses,
         )
         return [outbox_item(row) for row in rows]
+
+    def not_saved(self, limit: int = 50) -> list[OutboxItem]:
+        """The latest lead calls Dashly accepted while refusing some properties (the call is
+        done; its `last_error` says which properties and why)."""
+        rows = self._read(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'done' "
+            "AND last_error IS NOT NULL ORDER BY id DESC LIMIT ?",
+            limit,
+        )
+        return [outbox_item(row) for row in reversed(rows)]
 
     def outbox_counts(self) -> dict[str, int]:
         return dict(self._read("SELECT status, COUNT(*) FROM outbox GROUP BY status"))

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 REPORT_SECONDS = 15.0
 # A draft is tried on the page against the latest this many stored messages of the last week.
 REPLAY_SAMPLE = 2000
-# The latest cancelled replies the page lists (they are kept for the retention window).
+# The latest cancelled replies (and refused properties) the page lists.
 CANCELLED_SHOWN = 20
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="pages")
 blueprint.before_request(door.guard)
@@ -61,6 +61,7 @@ def page(**extra: Any) -> str:
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
         cancelled=state.store.outbox(("cancelled",))[-CANCELLED_SHOWN:],
+        not_saved=state.store.not_saved(CANCELLED_SHOWN),
         dry_run=state.settings.dry_run,
         durable=state.settings.store_is_durable,
         computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),

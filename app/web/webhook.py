@@ -56,10 +56,12 @@ def read_fields() -> dict[str, Any]:
         request._cached_data = body  # what get_data and form parsing then read
     mimetype = request.mimetype
     if mimetype == FORM:
-        return form_fields(request.get_data())
-    if mimetype == "multipart/form-data":
+        fields = form_fields(request.get_data())
+        if "token" in fields or "conversation" in fields:
+            return fields
+    elif mimetype == "multipart/form-data":
         return request.form.to_dict()  # the first value of each field
-    if mimetype == "application/json" or mimetype.endswith("+json"):
+    elif mimetype == "application/json" or mimetype.endswith("+json"):
         try:
             data = request.get_json(silent=True)
         except RecursionError:
@@ -67,8 +69,29 @@ def read_fields() -> dict[str, Any]:
         if not isinstance(data, dict):
             raise Rejected(400, "the body is not a JSON object")
         return data
+    return fields_whatever_the_type(request.get_data())
+
+
+def fields_whatever_the_type(body: bytes) -> dict[str, Any]:
+    """A body whose Content-Type is missing, unknown or misspelt (a Russian copy of Dashly's
+    help page prints `application/x-www-from-urlencoded`): a JSON object if it parses as one,
+    else a form; 415 when neither reading finds `token` or `conversation`."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and ("token" in data or "conversation" in data):
+        return data
+    try:
+        fields = form_fields(body)
+    except Rejected:
+        fields = {}
+    if "token" in fields or "conversation" in fields:
+        return fields
     raise Rejected(
-        415, "send application/x-www-form-urlencoded (as Dashly does) or application/json"
+        415,
+        "send application/x-www-form-urlencoded (as Dashly does) or application/json "
+        "with 'token' and 'conversation'",
     )
 
 

@@ -220,6 +220,19 @@ def test_a_leads_text_is_never_a_pattern_or_template(tmp_path: Path) -> None:
             '[[rule]]\nid = "x"\nfallback = true\nphrases = ["a"]\nanswer = "b"\n',
             "rules.toml:3: rule 'x': a fallback rule answers anything",
         ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nassign = 7\nclose = true\n',
+            "rules.toml:6: rule 'x': 'close' and 'assign' exclude each other",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nnote = "{{ mesage }}"\n',
+            "rules.toml:5: rule 'x': 'note': unknown placeholder mesage; use lead.name, "
+            "match.NAME or message",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "Asked: {{ message }}"\n',
+            "rules.toml:4: rule 'x': unknown placeholder message; use lead.name or match.NAME",
+        ),
     ],
 )
 def test_each_problem_names_file_line_rule_and_what_is_wrong(

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 from flask import Flask
@@ -272,6 +272,12 @@ GOOD = json.dumps(lead_part("hello", 71, 16))
         ({"data": "hello", "content_type": "text/plain"}, 415, "application/json"),
         ({"data": b"\x00\x01"}, 415, "application/json"),
         (
+            {"data": "type=conversation", "content_type": "application/x-www-form-urlencoded"},
+            415,
+            "'token' and 'conversation'",
+        ),
+        ({"data": b"\xff\xfe=1", "content_type": "application/x-www-from-urlencoded"}, 415, "form"),
+        (
             {"data": {"conversation": "x" * 70000, "token": WEBHOOK_TOKEN}},
             413,
             "larger than 65536 bytes",
@@ -293,6 +299,26 @@ def test_bad_input_gets_a_4xx_with_a_json_error_and_changes_nothing(
     assert WEBHOOK_TOKEN not in response.get_data(as_text=True)
     assert stored_rows(app) == before
     assert dashly_api.log == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-from-urlencoded", "text/plain", None, "application/xml"]
+)
+def test_a_body_is_read_by_what_it_holds_whatever_its_content_type_says(
+    client: FlaskClient, content_type: str | None
+) -> None:
+    """A Russian copy of Dashly's help page prints the form's type misspelt; a proxy may drop
+    it or say text/plain. A form or a JSON object is read all the same."""
+    form = webhook_form(lead_part("hello", 9301 if content_type else 9300, 930))
+    body = "&".join(f"{k}={quote(v)}" for k, v in form.items())
+    response = client.post("/webhooks/dashly", data=body, content_type=content_type)
+    assert response.status_code == 200, response.json
+    as_json = client.post(
+        "/webhooks/dashly",
+        data=json.dumps(webhook_form(lead_part("price?", 9302 if content_type else 9303, 931))),
+        content_type=content_type,
+    )
+    assert as_json.status_code == 200, as_json.json
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])

@@ -1,0 +1,102 @@
+"""One step of a queued item as a call to Dashly's Web API (or, in a dry run, a log line)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.dashly.client import ApiFailure, DashlyClient
+from app.rules.templates import compile_answer
+from app.store import OutboxItem, Store
+from app.text import echo_key
+
+log = logging.getLogger(__name__)
+
+
+class Calls:
+    """Performs the steps of queued items: texts rendered (the lead's name fetched only when a
+    template uses it), then the call; `client` None is a dry run."""
+
+    def __init__(self, store: Store, client: DashlyClient | None) -> None:
+        self.store = store
+        self.client = client
+
+    def perform(self, item: OutboxItem, action: dict[str, Any]) -> str | None:
+        """Make the step's call; what Dashly refused while accepting the call ("not saved:
+        ..."), or None. Raises ApiFailure when the call failed."""
+        conversation, kind = item.conversation, action["do"]
+        if kind in ("reply", "note"):
+            body = self._text(action, with_message=kind == "note")
+            if kind == "reply" and "body" not in action:
+                # Rendered now: record what it says, so that its echo is still recognised.
+                self.store.record_reply_key(item.id, echo_key(body))
+            if self.client is None:
+                log.info("at=info event=dry_run conversation=%s %s=%r", conversation, kind, body)
+            else:
+                random_id = item.random_id if kind == "reply" else action["random_id"]
+                self.client.reply(conversation, body, random_id, note=kind == "note")
+        elif self.client is None:
+            log.info("at=info event=dry_run conversation=%s action=%s", conversation, kind)
+        elif kind == "tag":
+            self.client.add_tag(conversation, action["tag"])
+        elif kind == "assign":
+            self.client.assign(conversation, action["admin"])
+        elif kind == "close":
+            self.client.close(conversation, action["random_id"])
+        elif kind == "props":
+            values = self._rendered(action, action["props"])
+            if values:  # a property whose template renders empty is not sent
+                return not_saved(self.client.set_props(action["lead"], values), item)
+        elif kind == "event":
+            params = dict(self._rendered(action, action["params"]))
+            self.client.track_event(action["lead"], action["event"], params)
+        else:
+            raise ApiFailure(f"unknown action {kind!r}", retryable=False)
+        return None
+
+    def show_typing(self, item: OutboxItem) -> None:
+        """Best effort, one try: a failure is logged and the answer goes anyway."""
+        if self.client is None:
+            log.info("at=info event=dry_run conversation=%s action=typing", item.conversation)
+            return
+        try:
+            self.client.show_typing(item.conversation)
+        except ApiFailure as failure:
+            log.warning(
+                "at=warning event=typing_failed conversation=%s error=%r",
+                item.conversation,
+                str(failure),
+            )
+
+    def _rendered(self, action: dict[str, Any], pairs: list[list[str]]) -> list[tuple[str, str]]:
+        """(name, value) of the templates that render to something, the lead's name fetched
+        only when one of them uses it."""
+        templates = [(name, compile_answer(source)) for name, source in pairs]
+        name = None
+        if self.client is not None and any(t.uses_lead for _, t in templates):
+            name = self.client.lead_name(action["lead"])
+        rendered = [(key, t.render(action.get("match"), name)) for key, t in templates]
+        return [(key, value) for key, value in rendered if value]
+
+    def _text(self, action: dict[str, Any], with_message: bool) -> str:
+        if "body" in action:
+            return action["body"]
+        lead = action.get("lead")
+        name = self.client.lead_name(lead) if self.client is not None and lead else None
+        template = compile_answer(action["template"], with_message)
+        return template.render(action.get("match"), name, action.get("message"))
+
+
+def not_saved(refused: list[tuple[str, str]], item: OutboxItem) -> str | None:
+    """The properties Dashly refused, logged one line each, as the item's remark."""
+    for key, reason in refused:
+        log.warning(
+            "at=warning event=prop_not_saved conversation=%s rule=%s property=%r reason=%r",
+            item.conversation,
+            item.rule_id,
+            key,
+            reason,
+        )
+    if not refused:
+        return None
+    return "not saved: " + "; ".join(f"{key} ({reason})" for key, reason in refused)
