@@ -70,23 +70,8 @@ def try_command(text: str, at_text: str | None, name: str | None) -> None:
             at = datetime.strptime(at_text, "%Y-%m-%d %H:%M").replace(tzinfo=settings.timezone)
         except ValueError:
             raise click.BadParameter('use "YYYY-MM-DD HH:MM"', param_hint="--at") from None
-    result = explain(rules, text, at, name)
-    if result.rule_id is None:
-        click.echo("no match")
-        return
-    if result.fallback:
-        click.echo(f"rule: {result.rule_id} (fallback, {result.source})")
-    else:
-        click.echo(f"rule: {result.rule_id} ({result.source})")
-        start, end = result.span
-        click.echo(f"matched: {result.matched} on {result.seen!r} at characters {start}-{end}")
-    for key, value in result.groups:
-        click.echo(f"  match.{key} = {value!r}")
-    for number, answer in enumerate(result.answers, start=1):
-        many = len(result.answers) > 1
-        click.echo(f"{f'answer {number}/{len(result.answers)}' if many else 'answer'}: {answer}")
-    for action in result.actions:
-        click.echo(action)
+    for line in explain(rules, text, at, name).lines():
+        click.echo(line)
 
 
 @rules_group.command("replay")

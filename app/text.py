@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 import regex
+import Stemmer
 
 # Block-level tags separate words ("<p>Hi</p><p>there</p>" reads "Hi there"); inline tags do not
 # ("<b>Hel</b>lo" reads "Hello").
@@ -17,6 +19,8 @@ _ANY_TAG = regex.compile(r"</?[a-z][^<>]*>", regex.I)
 _ANGLE_BRACKETS = regex.compile(r"[<>]")
 _SPACES = regex.compile(r"\s+")
 _YO = str.maketrans({"ё": "е", "Ё": "Е"})
+_CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+_STEMMERS = {"ru": Stemmer.Stemmer("russian"), "en": Stemmer.Stemmer("english")}
 
 
 # Surrogates (not text), NUL and the other C0/C1 control characters but tab and newline: what a
@@ -83,6 +87,15 @@ def echo_key(text: str) -> str:
     """A reply's text as its echo is compared with what we sent: normalised, case-folded and
     without white space (Dashly may wrap lines in <p> or <br> where we sent a newline)."""
     return _SPACES.sub("", fold(normalise(text)))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A folded word's Snowball stem, Russian or English by its first letter ("человека" and
+    "человек" give "человек"; "orders" and "ordered" give "order"). Cached: chats repeat their
+    words."""
+    language = "ru" if word[:1] in _CYRILLIC else "en"
+    return _STEMMERS[language].stemWord(word)
 
 
 def safe_value(value: object) -> str:

@@ -15,13 +15,16 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import regex
 
 from app.rules import PATTERN_FLAGS, RuleSet
-from app.text import fold, normalise
+from app.rules.model import WORD, Phrase, Rule
+from app.rules.small_talk import blank, says_more, small_talk_spans
+from app.text import fold, normalise, stem
 
 SYLLABLES = [
     "ka",
@@ -181,7 +184,9 @@ def phrase_regex(text: str, words: tuple[str, ...], typos: int) -> Any:
 
 
 class PlainLoopMatcher:
-    """One precompiled regex per rule, tried in rule order; the first match wins."""
+    """One precompiled regex per rule, tried in rule order; the first match wins. Word forms:
+    each form-matching phrase is slid over the message's words. Small talk: when the message
+    says more, the rules are tried on its rest, as SPEC §4 words it."""
 
     def __init__(self, rule_set: RuleSet) -> None:
         self.rules = []
@@ -196,14 +201,56 @@ class PlainLoopMatcher:
     def match(self, text: str, at: datetime) -> str | None:
         normalised = normalise(text)
         folded = fold(normalised)
+        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
+        spans = small_talk_spans(tokens, [stem(word) for word, _, _ in tokens])
+        if not spans or not says_more(tokens, spans):
+            found = self._matching(normalised, folded, at)
+            return found[0].id if found else None
+        aligned = len(folded) == len(normalised)
+        answering = self._matching(blank(normalised, spans) if aligned else normalised,
+                                   blank(folded, spans), at)  # fmt: skip
+        top = max((rule.priority for rule in answering), default=0)
+        small = [r for r in self._matching(normalised, folded, at) if r.priority > top]
+        chosen = sorted({r.order: r for r in answering + small}.values(), key=lambda r: r.order)
+        return chosen[0].id if chosen else None
+
+    def _matching(self, normalised: str, folded: str, at: datetime) -> list[Rule]:
+        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
+        stems = [stem(word) for word, _, _ in tokens]
+        seen = {word for word, _, _ in tokens} | set(stems)
+        found = []
         for rule, phrases, patterns in self.rules:
             if not rule.is_active(at, self.zone):
                 continue
-            if any(p.search(folded) for p in phrases) or any(
-                p.search(normalised) for p in patterns
+            if (
+                any(p.search(folded) for p in phrases)
+                or any(
+                    _forms_slide(p, tokens, stems, folded)
+                    for p in rule.phrases
+                    if p.stems and (p.words[0] in seen or p.stems[0] in seen)
+                )
+                or any(p.search(normalised) for p in patterns)
             ):
-                return rule.id
-        return None
+                found.append(rule)
+        return found
+
+
+def _forms_slide(
+    phrase: Phrase, tokens: list[tuple[str, int, int]], stems: list[str], folded: str
+) -> bool:
+    """Whether the phrase's words, in any of their forms, stand next to each other."""
+    if phrase.stems is None:
+        return False
+    size = len(phrase.words)
+    for first in range(len(tokens) - size + 1):
+        if not all(
+            phrase.word_matches(k, tokens[first + k][0], stems[first + k]) for k in range(size)
+        ):
+            continue
+        run = tokens[first : first + size]
+        if all(folded[a[2] : b[1]].isspace() for a, b in pairwise(run)):
+            return True
+    return False
 
 
 class HelpPageMatcher:

@@ -66,13 +66,22 @@ def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
 
 
 def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> None:
-    result = runner.invoke(rules_group, ["try", "Hello, how are you"])
+    result = runner.invoke(rules_group, ["try", "Hello, how are you", "--at", "2026-11-25 12:00"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "rule: greeting (rules/10-shop-en.toml:4)".replace("rules/", f"{ROOT}/rules/"),
-        "matched: phrase 'hello' on 'hello' at characters 0-5",
-        "answer: Hi there! How can I help you today?",
+        "rule: how-are-you (rules/10-shop-en.toml:31)".replace("rules/", f"{ROOT}/rules/"),
+        "matched: phrase 'how are you' on 'how are you' at characters 7-18",
+        "answer: Doing great, thanks for asking! What can I do for you?",
+        "runner-up: greeting, phrase 'hello' (only small talk: it yields to the rest of the "
+        "message)",
+        "judged at Wed 2026-11-25 12:00 UTC",
     ]
+    hours = runner.invoke(
+        rules_group, ["try", "where are my deliveries?", "--at", "2026-11-28 12:00"]
+    )
+    assert hours.output.splitlines()[1] == (
+        "matched: a word form of phrase 'delivery' on 'deliveries' at characters 13-23"
+    )
 
 
 def test_rules_try_falls_back_or_says_no_match(runner: CliRunner, tmp_path: Path) -> None:
@@ -82,7 +91,8 @@ def test_rules_try_falls_back_or_says_no_match(runner: CliRunner, tmp_path: Path
     assert friday.startswith("rule: fallback (fallback")
     write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = "y"\n')
     result = runner.invoke(rules_group, ["try", "zzz"], env={"RULES_DIR": str(tmp_path)})
-    assert (result.exit_code, result.output) == (0, "no match\n")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == "no match"
 
 
 def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
@@ -141,7 +151,7 @@ def test_rules_check_warns_about_shadowed_phrases_and_hours_that_never_occur(
 
 def test_rules_try_at_a_time_and_with_a_name(runner: CliRunner) -> None:
     result = runner.invoke(rules_group, ["try", "hello", "--name", "<i>Zoë</i>"])
-    assert result.output.splitlines()[-1] == "answer: Hi Zoë! How can I help you today?"
+    assert "answer: Hi Zoë! How can I help you today?" in result.output.splitlines()
     bad = runner.invoke(rules_group, ["try", "hello", "--at", "tomorrow"])
     assert bad.exit_code == 2
     assert "YYYY-MM-DD HH:MM" in bad.output
@@ -220,7 +230,7 @@ def test_rules_try_lists_every_action_in_the_order_they_go_out(tmp_path: Path) -
     runner = CliRunner(env={"RULES_DIR": str(tmp_path), "DATABASE_URL": ""})
     result = runner.invoke(rules_group, ["try", "Спасибо, всё <b>понятно</b>"])
     assert result.exit_code == 0
-    assert result.output.splitlines()[2:] == [
+    assert result.output.splitlines()[2:-1] == [
         "answer: Рады помочь!",
         "note for the operators: Закрыто ботом: Спасибо, всё понятно",
         "tag: done",

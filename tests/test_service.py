@@ -61,7 +61,7 @@ def test_the_help_page_example_is_answered_through_the_procfile_service(
     start_service: Callable[..., Service], dashly_api: HTTPServer
 ) -> None:
     service = start_service(dashly_env(dashly_api))
-    part = lead_part("Hello, how are you", part_id=random.randrange(10**9), conversation=777)
+    part = lead_part("Hello!", part_id=random.randrange(10**9), conversation=777)
     assert service.post(form(part)).json() == {"status": "replied"}
     [request] = wait_for(lambda: api_calls(dashly_api))
     fields = parse_qs(request.get_data(as_text=True))

@@ -8,13 +8,10 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 
-import snowballstemmer
-
 from app.rules.model import WORD
-from app.text import fold, normalise
+from app.text import fold, normalise, stem
 
 # Words that say nothing about what a question is about.
 _STOPWORD_TEXT = """
@@ -40,11 +37,6 @@ CANDIDATE_STEMS = 4
 # would otherwise make every stem's list of groups grow with the number of messages.
 GROUPS_PER_STEM = 8
 STEM_LETTERS = 6
-_STEMMERS = {
-    "english": snowballstemmer.stemmer("english"),
-    "russian": snowballstemmer.stemmer("russian"),
-}
-_CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 
 
 @dataclass(frozen=True)
@@ -60,14 +52,6 @@ class QuestionGroup:
 def key_words(text: str) -> list[str]:
     """The telling words of a message, folded, without stopwords."""
     return [w for w in WORD.findall(fold(normalise(text))) if w not in STOPWORDS and len(w) > 1]
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """A word's Snowball stem, in Russian or English by its letters (cached: a pure-Python
-    stemmer costs about 20 µs a word, and chats repeat their words)."""
-    language = "russian" if word[0] in _CYRILLIC else "english"
-    return _STEMMERS[language].stemWord(word)
 
 
 def stems(words: Iterable[str]) -> frozenset[str]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from app.rules.matching import RuleSet
-from app.rules.model import Rule
+from app.rules.model import Rule, RuleMatch
 from app.rules.templates import Answer
 from app.text import as_written, fold, normalise
 
@@ -30,35 +30,109 @@ class Explanation:
     event_params: tuple[tuple[str, str], ...] = ()
     # Every call the rule makes besides the answer, in the order delivery makes them.
     actions: tuple[str, ...] = ()
+    # phrase, word form, typo, pattern or fallback
+    how: str = ""
+    # When it was judged, in which time zone, and the answering rule's hours.
+    judged: str = ""
+    # The other rules that match, and why each did not answer.
+    runner_ups: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """The explanation as `flask rules try` prints it and /admin shows it."""
+        if self.rule_id is None:
+            return ["no match", *self.runner_ups, self.judged]
+        if self.fallback:
+            lines = [f"rule: {self.rule_id} (fallback, {self.source}): no other rule matched"]
+        else:
+            start, end = self.span
+            lines = [
+                f"rule: {self.rule_id} ({self.source})",
+                f"matched: {self.matched} on {self.seen!r} at characters {start}-{end}",
+            ]
+        lines += [f"  match.{key} = {value!r}" for key, value in self.groups]
+        many = len(self.answers) > 1
+        for number, answer in enumerate(self.answers, start=1):
+            lines.append(
+                f"{f'answer {number}/{len(self.answers)}' if many else 'answer'}: {answer}"
+            )
+        return lines + list(self.actions) + list(self.runner_ups) + [self.judged]
+
+
+# At most this many other matching rules are listed.
+RUNNER_UPS = 3
 
 
 def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | None) -> Explanation:
-    found = rules.match(text, at)
+    at = at or datetime.now(UTC)
+    normalised = normalise(text)
+    answering = list(rules.iter_matches_normalised(normalised, at))
+    found = answering[0] if answering else None
+    others = runner_ups(rules, normalised, at, answering)
     if found is None:
         fallback = next(rules.active_fallbacks(at), None)
         if fallback is None:
-            return Explanation(rule_id=None)
+            return Explanation(rule_id=None, runner_ups=others, judged=judged(rules, None, at))
         return Explanation(
             rule_id=fallback.id,
             source=str(fallback.source),
             fallback=True,
             matched="fallback",
+            how="fallback",
             answers=tuple(a.render({}, lead_name) for a in fallback.answers),
+            judged=judged(rules, fallback, at),
+            runner_ups=others,
             **lead_calls(fallback, {}, lead_name, text),
         )
     start, end = found.span
     # Phrases are found in the folded text, patterns in the normalised one.
-    searched = fold(normalise(text)) if found.matched.startswith("phrase") else normalise(text)
+    searched = normalised if found.how == "pattern" else fold(normalised)
     return Explanation(
         rule_id=found.rule.id,
         source=str(found.rule.source),
         matched=found.matched,
+        how=found.how,
         seen=searched[start:end],
         span=found.span,
         groups=tuple(found.groups.items()),
         answers=tuple(a.render(found.groups, lead_name) for a in found.rule.answers),
+        judged=judged(rules, found.rule, at),
+        runner_ups=others,
         **lead_calls(found.rule, found.groups, lead_name, text),
     )
+
+
+def runner_ups(
+    rules: RuleSet, normalised: str, at: datetime, answering: list[RuleMatch]
+) -> tuple[str, ...]:
+    """The other rules that match, each with why it did not answer: later in the order, only
+    small talk beside a question, or asleep at this hour."""
+    listed = {m.rule.id for m in answering[:1]}
+    lines = [f"runner-up: {m.rule.id}, {m.matched} (later in the order)" for m in answering[1:]]
+    listed.update(m.rule.id for m in answering)
+    for match in rules.iter_matches_normalised(normalised, at, small_talk_yields=False):
+        if match.rule.id not in listed:
+            listed.add(match.rule.id)
+            lines.append(
+                f"runner-up: {match.rule.id}, {match.matched} (only small talk: it yields "
+                "to the rest of the message)"
+            )
+    for match in rules.iter_matches_normalised(normalised, at, any_time=True):
+        if match.rule.id not in listed:
+            listed.add(match.rule.id)
+            lines.append(f"runner-up: {match.rule.id}, {match.matched} (outside its hours now)")
+    return tuple(lines[:RUNNER_UPS])
+
+
+def judged(rules: RuleSet, rule: Rule | None, at: datetime) -> str:
+    """The moment and time zone the hours were judged by, and the rule's hours."""
+    zone = (rule.timezone if rule else None) or rules.timezone
+    moment = at.astimezone(zone).strftime("%a %Y-%m-%d %H:%M")
+    line = f"judged at {moment} {zone.key}"
+    if rule is not None and rule.hours:
+        line += f"; its hours: {', '.join(map(str, rule.hours))}"
+    elif rule is not None and rule.outside_hours:
+        line += f"; it answers outside: {', '.join(map(str, rule.outside_hours))}"
+    return line
 
 
 def lead_calls(

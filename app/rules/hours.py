@@ -27,6 +27,10 @@ class HourRange:
     start: int
     end: int
 
+    def __str__(self) -> str:
+        """As an owner writes it: "mon-fri 09:00-18:00"."""
+        return f"{_day_names(self.days)} {_clock(self.start)}-{_clock(self.end)}"
+
     def contains(self, weekday: int, minute: int) -> bool:
         if self.start < self.end:
             return weekday in self.days and self.start <= minute < self.end
@@ -34,6 +38,26 @@ class HourRange:
         return (weekday in self.days and minute >= self.start) or (
             (weekday - 1) % 7 in self.days and minute < self.end
         )
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _day_names(days: frozenset[int]) -> str:
+    """ "daily", or runs of days such as "mon-fri,sun"."""
+    if len(days) == 7:
+        return "daily"
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(
+        DAY_NAMES[run[0]] if len(run) == 1 else f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}"
+        for run in runs
+    )
 
 
 def _minutes(clock: str, *, is_end: bool) -> int:

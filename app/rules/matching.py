@@ -1,5 +1,6 @@
 """The rule set in answer order, and the indexes that keep matching cheap: phrases by their
-first word, patterns by a trigram of a literal they need."""
+first word (as written, or by its stem for their other forms), patterns by a trigram of a
+literal they need. Small talk yields to the question beside it (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.rules.literals import has_marks, trigrams
-from app.rules.model import PATTERN_TIMEOUT_SECONDS, WORD, Phrase, Rule, RuleMatch, bigrams
-from app.text import fold, normalise
+from app.rules.model import (
+    FORM_MIN_LETTERS,
+    PATTERN_TIMEOUT_SECONDS,
+    WORD,
+    Phrase,
+    Rule,
+    RuleMatch,
+    bigrams,
+)
+from app.rules.small_talk import blank, says_more, small_talk_spans, within
+from app.text import fold, normalise, stem
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,10 @@ class RuleSet:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # first word of a phrase -> (rule order, phrase) for every phrase that starts with it
     index: dict[str, tuple[tuple[int, Phrase], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    # the stem of a phrase's first word (and the word itself) -> the phrases that match forms
+    form_index: dict[str, tuple[tuple[int, Phrase], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
     # a trigram of a literal some pattern needs -> orders of the rules with such a pattern
@@ -53,13 +67,70 @@ class RuleSet:
         return self.iter_matches_normalised(normalise(text), at)
 
     def iter_matches_normalised(
-        self, normalised: str, at: datetime | None = None
+        self,
+        normalised: str,
+        at: datetime | None = None,
+        *,
+        any_time: bool = False,
+        small_talk_yields: bool = True,
     ) -> Iterator[RuleMatch]:
-        """`iter_matches` for text already normalised (by `app.text.normalise`)."""
+        """`iter_matches` for text already normalised (by `app.text.normalise`). For the
+        explanation of a match: `any_time` ignores hours; `small_talk_yields` False matches
+        as if small talk were like any other words."""
         at = at or datetime.now(UTC)
         folded = fold(normalised)
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
-        phrase_hits = self._phrase_hits(tokens, folded)
+        stems = [stem(word) for word, _, _ in tokens]
+        spans = small_talk_spans(tokens, stems) if small_talk_yields else []
+        found = self._in_rule_order(normalised, folded, tokens, stems, None if any_time else at)
+        if not spans or not says_more(tokens, spans):
+            return found
+        return self._question_first(found, normalised, folded, tokens, spans)
+
+    def _question_first(
+        self,
+        found: Iterator[RuleMatch],
+        normalised: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        spans: list[tuple[int, int]],
+    ) -> Iterator[RuleMatch]:
+        """The matches of a message that says more than small talk, lazily. The rest of the
+        message decides: a rule whose match lies in the small talk is tried again on the rest
+        (the small talk blanked out, offsets unchanged); one that matches only the small talk
+        keeps its place if the owner gave it a higher priority than every rule matching the
+        rest, and otherwise yields, to them or to the fallback. Matches come in priority
+        order, so the first rule matching the rest settles which small-talk ones stay."""
+        small_only: list[RuleMatch] = []
+        rest = None
+        top: int | None = None
+        for match in found:
+            if within(spans, match.span):
+                if rest is None:
+                    rest = _Rest.of(normalised, folded, tokens, spans)
+                again = _match_one(match.rule, rest)
+                if again is None:
+                    if top is None:
+                        small_only.append(match)
+                    continue
+                match = again
+            if top is None:
+                top = match.rule.priority
+                yield from (m for m in small_only if m.rule.priority > top)
+            yield match
+        if top is None:
+            yield from (m for m in small_only if m.rule.priority > 0)
+
+    def _in_rule_order(
+        self,
+        normalised: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        stems: list[str],
+        at: datetime | None,
+    ) -> Iterator[RuleMatch]:
+        """Every matching rule in rule order; rules asleep at `at` left out (None: none)."""
+        phrase_hits = self._phrase_hits(tokens, stems, folded)
         to_scan = self._scan_candidates(tokens)
         text_bigrams = bigrams(folded) if to_scan else set()
         # However many slow patterns a message meets, together they get this long.
@@ -67,7 +138,7 @@ class RuleSet:
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
             # Hours first: a rule asleep now is not worth a regex search.
-            if not rule.is_active(at, self.timezone):
+            if at is not None and not rule.is_active(at, self.timezone):
                 continue
             found = phrase_hits.get(order) or _scan(
                 rule, normalised, folded, text_bigrams, deadline
@@ -80,18 +151,20 @@ class RuleSet:
         at = at or datetime.now(UTC)
         return (rule for rule in self.fallbacks if rule.is_active(at, self.timezone))
 
-    def _phrase_hits(self, tokens: list[tuple[str, int, int]], folded: str) -> dict[int, RuleMatch]:
+    def _phrase_hits(
+        self, tokens: list[tuple[str, int, int]], stems: list[str], folded: str
+    ) -> dict[int, RuleMatch]:
         """Rules with a word-indexed phrase in the text: only the phrases starting with one of
-        the text's words are compared, so the cost follows the message, not the rule count."""
+        the text's words (or its stem) are compared, so the cost follows the message, not the
+        rule count."""
         hits: dict[int, RuleMatch] = {}
         for position, (word, start, _) in enumerate(tokens):
-            for order, phrase in self.index.get(word, ()):
+            for order, phrase in _chain(self.index.get(word), self.form_index.get(stems[position])):
                 if order in hits:
                     continue
-                end = _words_follow(phrase.words, tokens, position, folded)
+                end = _words_follow(phrase, tokens, stems, position, folded)
                 if end is not None:
-                    rule = self.rules[order]
-                    hits[order] = RuleMatch(rule, f"phrase {phrase.text!r}", (start, end))
+                    hits[order] = _phrase_match(self.rules[order], phrase, folded, start, end)
         return hits
 
     def _scan_candidates(self, tokens: list[tuple[str, int, int]]) -> set[int]:
@@ -107,17 +180,84 @@ class RuleSet:
 
 
 def _words_follow(
-    words: tuple[str, ...], tokens: list[tuple[str, int, int]], position: int, folded: str
+    phrase: Phrase,
+    tokens: list[tuple[str, int, int]],
+    stems: list[str],
+    position: int,
+    folded: str,
 ) -> int | None:
-    """End offset when `words` stand at `position`, separated by white space only."""
+    """End offset when the phrase's words (or their forms) stand at `position`, separated by
+    white space only."""
+    words = phrase.words
     if position + len(words) > len(tokens):
         return None
-    for offset in range(1, len(words)):
+    for offset in range(len(words)):
         word, start, _ = tokens[position + offset]
-        previous_end = tokens[position + offset - 1][2]
-        if word != words[offset] or not folded[previous_end:start].isspace():
+        if word != words[offset] and not phrase.word_matches(
+            offset, word, stems[position + offset]
+        ):
+            return None
+        if offset and not folded[tokens[position + offset - 1][2] : start].isspace():
             return None
     return tokens[position + len(words) - 1][2]
+
+
+def _chain(
+    first: tuple[tuple[int, Phrase], ...] | None, second: tuple[tuple[int, Phrase], ...] | None
+) -> tuple[tuple[int, Phrase], ...]:
+    """The entries of two index look-ups (most words have none: no tuple is built then)."""
+    if first is None:
+        return second or ()
+    return first + second if second else first
+
+
+@dataclass(frozen=True)
+class _Rest:
+    """A message with its small talk blanked out: what is left to decide by."""
+
+    normalised: str
+    folded: str
+    tokens: list[tuple[str, int, int]]
+    stems: list[str]
+
+    @classmethod
+    def of(
+        cls,
+        normalised: str,
+        folded: str,
+        tokens: list[tuple[str, int, int]],
+        spans: list[tuple[int, int]],
+    ) -> _Rest:
+        kept = [token for token in tokens if not within(spans, token[1:])]
+        # Patterns see the normalised text: blanked too when its offsets agree with the
+        # folded one (case folding can change a length: ß -> ss).
+        aligned = len(folded) == len(normalised)
+        return cls(
+            blank(normalised, spans) if aligned else normalised,
+            blank(folded, spans),
+            kept,
+            [stem(word) for word, _, _ in kept],
+        )
+
+
+def _match_one(rule: Rule, rest: _Rest) -> RuleMatch | None:
+    """One rule against the rest of a message: its indexed phrases, then its regexes."""
+    for phrase in rule.phrases:
+        if phrase.pattern is not None and phrase.stems is None:
+            continue  # a regex only: _scan tries it
+        for position, (_, start, _) in enumerate(rest.tokens):
+            end = _words_follow(phrase, rest.tokens, rest.stems, position, rest.folded)
+            if end is not None:
+                return _phrase_match(rule, phrase, rest.folded, start, end)
+    deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
+    return _scan(rule, rest.normalised, rest.folded, bigrams(rest.folded), deadline)
+
+
+def _phrase_match(rule: Rule, phrase: Phrase, folded: str, start: int, end: int) -> RuleMatch:
+    if tuple(folded[start:end].split()) == phrase.words:
+        return RuleMatch(rule, f"phrase {phrase.text!r}", (start, end), how="phrase")
+    matched = f"a word form of phrase {phrase.text!r}"
+    return RuleMatch(rule, matched, (start, end), how="word form")
 
 
 def _scan(
@@ -129,7 +269,11 @@ def _scan(
         if phrase.pattern is not None and phrase.may_occur_in(folded, text_bigrams):
             found = _search(rule, phrase.pattern, folded, deadline)
             if found:
-                return RuleMatch(rule, f"phrase {phrase.text!r}", found.span())
+                if any(found.fuzzy_counts):
+                    matched, how = f"phrase {phrase.text!r} with a typo", "typo"
+                else:
+                    matched, how = f"phrase {phrase.text!r}", "phrase"
+                return RuleMatch(rule, matched, found.span(), how=how)
     needs = zip(rule.patterns, rule.pattern_literals, rule.pattern_marks, strict=True)
     for pattern, literals, marks in needs:
         if literals is not None and not any(
@@ -142,7 +286,8 @@ def _scan(
         if found:
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
             # As the owner wrote it: a repr would double every backslash.
-            return RuleMatch(rule, f"pattern '{pattern.pattern}'", found.span(), groups)
+            matched = f"pattern '{pattern.pattern}'"
+            return RuleMatch(rule, matched, found.span(), groups, how="pattern")
     return None
 
 
@@ -169,16 +314,21 @@ def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneIn
     ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
     ordered = [replace(rule, order=order) for order, rule in enumerate(ordered)]
     index: dict[str, list[tuple[int, Phrase]]] = {}
+    form_index: dict[str, list[tuple[int, Phrase]]] = {}
     needs: dict[int, list[str]] = {}
     always: set[int] = set()
     for rule in ordered:
         if rule.fallback:
             continue
         for phrase in rule.phrases:
-            if phrase.pattern is None:
-                index.setdefault(phrase.words[0], []).append((rule.order, phrase))
-            else:
-                always.add(rule.order)
+            first = phrase.words[0]
+            if phrase.stems is not None and len(first) >= FORM_MIN_LETTERS:
+                for key in {phrase.stems[0], first}:
+                    form_index.setdefault(key, []).append((rule.order, phrase))
+            elif phrase.pattern is None or phrase.stems is not None:
+                index.setdefault(first, []).append((rule.order, phrase))
+            if phrase.pattern is not None:
+                always.add(rule.order)  # a typo or a mark: its regex is tried too
         for found in rule.pattern_literals:
             if found is None:
                 always.add(rule.order)
@@ -189,6 +339,7 @@ def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneIn
         files=tuple(files),
         timezone=default_timezone,
         index={word: tuple(entries) for word, entries in index.items()},
+        form_index={key: tuple(entries) for key, entries in form_index.items()},
         pattern_index=_pattern_index(needs, always),
         always_scanned=frozenset(always),
         fallbacks=tuple(r for r in ordered if r.fallback),

@@ -11,12 +11,15 @@ import regex
 
 from app.rules.hours import HourRange, is_within
 from app.rules.templates import Answer
+from app.text import stem
 
 WORD = regex.compile(r"\w+")
 PATTERN_FLAGS = regex.V1 | regex.IGNORECASE
 # A pattern search that takes longer than this is abandoned: that rule is skipped for the message.
 PATTERN_TIMEOUT_SECONDS = 0.1
 TYPO_MIN_LETTERS = 5
+# Shorter words match only as written: a stem of two letters would join unrelated words.
+FORM_MIN_LETTERS = 3
 
 
 class RulesError(ValueError):
@@ -47,6 +50,19 @@ class Phrase:
     pattern: Any = field(default=None, compare=False, repr=False)
     typos: int = 0
     bigrams: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # The words' stems, when the phrase also matches other forms of its words (not `exact`).
+    stems: tuple[str, ...] | None = None
+
+    def word_matches(self, position: int, word: str, word_stem: str) -> bool:
+        """Whether a message's word (and its stem) stands for the phrase's word at `position`:
+        as written, or (forms) with the same stem, or with the phrase's word as its stem
+        ("разбит" for "разбитый", where the stemmer cuts "разбит" itself to "разб")."""
+        own = self.words[position]
+        if word == own:
+            return True
+        if self.stems is None or len(own) < FORM_MIN_LETTERS:
+            return False
+        return word_stem == self.stems[position] or word_stem == own
 
     def may_occur_in(self, folded: str, text_bigrams: set[str]) -> bool:
         """A cheap test that never says no to a text the regex would match. Within k typos a
@@ -116,19 +132,23 @@ class RuleMatch:
     matched: str
     span: tuple[int, int] = (0, 0)
     groups: dict[str, str] = field(default_factory=dict)
+    # phrase, word form, typo, pattern or fallback
+    how: str = "phrase"
 
 
 def bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
-def compile_phrase(folded: str, typos: int) -> Phrase:
-    """Plain word sequences go to the word index; anything else is matched by a regex."""
+def compile_phrase(folded: str, typos: int, exact: bool = False) -> Phrase:
+    """Plain word sequences go to the word index (with their words' other forms unless
+    `exact`); anything else, and a phrase with typos, is matched by a regex too."""
     words = tuple(folded.split(" "))
     letters = sum(ch.isalpha() for ch in folded) if typos else 0
     plain = all(WORD.fullmatch(word) for word in words)
+    stems = tuple(stem(word) for word in words) if plain and not exact else None
     if plain and (typos == 0 or letters < TYPO_MIN_LETTERS):
-        return Phrase(text=folded, words=words)
+        return Phrase(text=folded, words=words, stems=stems)
     body = r"\s+".join(regex.escape(word) for word in words)
     fuzzy = typos if typos and letters >= TYPO_MIN_LETTERS else 0
     if fuzzy:
@@ -142,6 +162,7 @@ def compile_phrase(folded: str, typos: int) -> Phrase:
         pattern=regex.compile(before + body + after, regex.V1),
         typos=fuzzy,
         bigrams=frozenset(bigrams(folded)),
+        stems=stems,
     )
 
 

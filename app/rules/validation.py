@@ -19,6 +19,7 @@ from app.text import fold, normalise, read_yo_as_e
 KNOWN_KEYS = (
     "id",
     "phrases",
+    "exact",
     "patterns",
     "answer",
     "answers",
@@ -132,7 +133,7 @@ class RuleReader:
         """What makes the rule answer: fallback, or its phrases (with typos) and patterns."""
         fallback = self.boolean("fallback")
         typos = self.typos()
-        phrases = self.phrases(typos)
+        phrases = self.phrases(typos, self.boolean("exact"))
         patterns = self.patterns()
         if fallback and (phrases or patterns):
             self.problem(
@@ -175,14 +176,14 @@ class RuleReader:
             return 0
         return value
 
-    def phrases(self, typos: int) -> tuple[Phrase, ...]:
+    def phrases(self, typos: int, exact: bool) -> tuple[Phrase, ...]:
         compiled = []
         for raw in self.strings("phrases"):
             folded = fold(normalise(raw))
             if not folded:
                 self.problem("phrases", f"phrase {raw!r} is empty")
                 continue
-            compiled.append(compile_phrase(folded, typos))
+            compiled.append(compile_phrase(folded, typos, exact))
         return tuple(compiled)
 
     def patterns(self) -> tuple[Any, ...]:

@@ -30,16 +30,71 @@ def problems_of(tmp_path: Path, text: str, name: str = "rules.toml") -> list[str
 def test_shipped_example_rules_load() -> None:
     rules = load_rules(ROOT / "rules")
     assert len(rules) >= 10
-    assert rules.match("Hello, how are you").rule.id == "greeting"
+    assert rules.match("Hello!").rule.id == "greeting"
+    # The greeting yields to what the rest of the message asks.
+    assert rules.match("Hello, how are you").rule.id == "how-are-you"
     assert rules.match("Сколько стоит доставка?").rule.id == "ceny"
 
 
 def test_phrases_match_whole_words_in_any_case(tmp_path: Path) -> None:
-    rules = rules_from(tmp_path, '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi"\n')
-    assert rules.match("HELLO there").rule.id == "hi"
-    assert rules.match("well, hello!").rule.id == "hi"
-    assert rules.match("othello") is None
-    assert rules.match("hellos") is None
+    rules = rules_from(tmp_path, '[[rule]]\nid = "p"\nphrases = ["price"]\nanswer = "P"\n')
+    assert rules.match("PRICE there").rule.id == "p"
+    assert rules.match("well, price!").rule.id == "p"
+    assert rules.match("overprice") is None
+    assert rules.match("priceless") is None
+
+
+def test_phrases_match_the_other_forms_of_their_words(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "human"\nphrases = ["живой человек", "real person"]\nanswer = "H"\n'
+        '[[rule]]\nid = "broken"\nphrases = ["разбит", "order"]\nanswer = "B"\n'
+        '[[rule]]\nid = "free"\nphrases = ["бесплатная доставка"]\nanswer = "F"\n'
+        '[[rule]]\nid = "as-written"\nphrases = ["ship"]\nexact = true\nanswer = "S"\n',
+    )
+    found = rules.match("позовите живого человека")
+    assert (found.rule.id, found.how) == ("human", "word form")
+    assert "живого человека" in found.matched or found.span == (9, 24)
+    assert rules.match("two real persons").rule.id == "human"
+    assert rules.match("Чайник пришёл разбитый").rule.id == "broken"
+    assert rules.match("разбита чашка").rule.id == "broken"
+    assert rules.match("I ordered twice").rule.id == "broken"
+    assert rules.match("Есть бесплатную доставку?").rule.id == "free"
+    # Word order still counts; a word of another stem is another word.
+    assert rules.match("доставка бесплатная?") is None
+    assert rules.match("a live person") is None
+    # `exact = true`: as written, whole words only.
+    assert rules.match("we ship").rule.id == "as-written"
+    assert rules.match("shipped yesterday") is None
+    assert rules.match("real person").how == "phrase"
+
+
+def test_small_talk_yields_to_the_question_beside_it(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "hi"\nphrases = ["hello", "здравствуйте"]\nanswer = "Hi"\n'
+        '[[rule]]\nid = "thanks"\nphrases = ["thanks"]\nanswer = "T"\n'
+        '[[rule]]\nid = "cards"\nphrases = ["credit card"]\nanswer = "C"\n'
+        '[[rule]]\nid = "bulk"\nphrases = ["оптом"]\nanswer = "B"\n',
+    )
+    assert rules.match("Hello! Do you accept credit cards?").rule.id == "cards"
+    assert rules.match("Здравствуйте! Хочу заказать оптом для кофейни").rule.id == "bulk"
+    assert rules.match("Thanks! And credit cards?").rule.id == "cards"
+    # Only small talk (filler words aside): the small-talk rule answers.
+    assert rules.match("Hello there!").rule.id == "hi"
+    assert rules.match("Thanks so much, bye").rule.id == "thanks"
+    # A question no rule knows: nothing matches, and the fallback (a human) answers.
+    assert rules.match("Hello! Do you have a shop in London?") is None
+
+
+def test_a_higher_priority_keeps_the_small_talk_rule_first(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi"\npriority = 5\n'
+        '[[rule]]\nid = "cards"\nphrases = ["credit card"]\nanswer = "C"\n',
+    )
+    assert rules.match("Hello! Credit cards?").rule.id == "hi"
+    assert rules.match("Hello! A shop in London?").rule.id == "hi"
 
 
 def test_a_space_in_a_phrase_matches_any_run_of_spaces(tmp_path: Path) -> None:
@@ -67,7 +122,8 @@ def test_cyrillic_case_and_yo_are_folded(tmp_path: Path) -> None:
         '[[rule]]\nid = "p"\nphrases = ["привет", "ёлка"]\nanswer = "Здравствуйте"\n',
     )
     assert rules.match("ПРИВЕТ!").rule.id == "p"
-    assert rules.match("Купить ЁЛКУ") is None  # whole words: ёлку is another word
+    assert rules.match("Купить ЁЛКУ").how == "word form"  # ёлку: a form of ёлка
+    assert rules.match("Купить ёлочку") is None  # another word
     assert rules.match("ЕЛКА и ёлка").rule.id == "p"
     assert rules.match("ЁЛКА").rule.id == "p"
 

@@ -141,7 +141,8 @@ def test_try_a_message_shows_the_rule_why_and_the_answer(admin: FlaskClient) -> 
         headers=AUTH,
     ).get_data(as_text=True)
     assert "Rule <strong>pricing</strong> would answer" in page
-    assert "phrase &#39;cost&#39; on &ldquo;cost&rdquo;" in page
+    assert "matched: phrase &#39;cost&#39; on &#39;cost&#39;" in page
+    assert "judged at " in page  # the same lines as `flask rules try`
     assert "&lt;b&gt;How much&lt;/b&gt; does it cost?" in page  # the box keeps the text, escaped
 
 

@@ -53,8 +53,9 @@ def test_the_help_page_example_is_answered_in_the_chat(
     [request] = wait_for(lambda: api_calls(dashly_api))
     assert request.path == "/conversations/64558819/reply"
     assert request.headers["Authorization"] == f"Token {API_TOKEN}"
+    # The greeting yields to the question beside it (SPEC §4, small talk).
     assert sent_form(request) == {
-        "body": "Hi Anna! How can I help you today?",
+        "body": "Doing great, thanks for asking! What can I do for you?",
         "from_admin": "default_admin",
         "random_id": str(random_id_for("11")),
     }
