@@ -234,6 +234,7 @@ def test_a_small_disk_that_fills_in_the_first_second_keeps_its_wal_bounded(
             if post(client, text, 7000 + number, 3000 + number).status_code == 200:
                 answered += 1
             largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        print(f"largest WAL: {largest} bytes")  # docs/faults.md
         assert largest <= 1024 * 1024, f"the WAL reached {largest} bytes"
         assert answered == 70
         store = app.extensions["autoresponder"].store
@@ -262,6 +263,7 @@ def test_once_a_database_down_at_boot_is_back_every_worker_serves_within_seconds
         service.stop()
     first_served = next(at for at, code in answers if code == 200)
     last_refused = max((at for at, code in answers if code != 200), default=0.0)
+    print(f"first 200 after {first_served:.1f} s, last 503 after {last_refused:.1f} s")
     # Both workers: once one has migrated, the other follows within 2 s, and neither waits
     # on a connection pool's back-off.
     assert last_refused - first_served <= 2.0, answers

@@ -80,7 +80,7 @@ class RuleSet:
         at = at or datetime.now(UTC)
         folded = fold(normalised)
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
-        stems = [stem(word) for word, _, _ in tokens]
+        stems = list(map(stem, [token[0] for token in tokens]))
         spans = small_talk_spans(tokens, stems) if small_talk_yields else []
         found = self._in_rule_order(normalised, folded, tokens, stems, None if any_time else at)
         if not spans or not says_more(tokens, spans):
@@ -158,8 +158,12 @@ class RuleSet:
         the text's words (or its stem) are compared, so the cost follows the message, not the
         rule count."""
         hits: dict[int, RuleMatch] = {}
+        index, form_index = self.index, self.form_index
         for position, (word, start, _) in enumerate(tokens):
-            for order, phrase in _chain(self.index.get(word), self.form_index.get(stems[position])):
+            exact, forms = index.get(word), form_index.get(stems[position])
+            if exact is None and forms is None:
+                continue  # most words start no phrase
+            for order, phrase in _chain(exact, forms):
                 if order in hits:
                     continue
                 end = _words_follow(phrase, tokens, stems, position, folded)
@@ -254,7 +258,8 @@ def _match_one(rule: Rule, rest: _Rest) -> RuleMatch | None:
 
 
 def _phrase_match(rule: Rule, phrase: Phrase, folded: str, start: int, end: int) -> RuleMatch:
-    if tuple(folded[start:end].split()) == phrase.words:
+    # The text's white space is single spaces (normalised), as in the phrase.
+    if folded[start:end] == phrase.text:
         return RuleMatch(rule, f"phrase {phrase.text!r}", (start, end), how="phrase")
     matched = f"a word form of phrase {phrase.text!r}"
     return RuleMatch(rule, matched, (start, end), how="word form")

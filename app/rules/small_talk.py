@@ -42,6 +42,8 @@ def small_talk_spans(
     tokens: Sequence[tuple[str, int, int]], stems: Sequence[str]
 ) -> list[tuple[int, int]]:
     """(start, end) of each run of small talk among the message's words."""
+    if _BY_FIRST.keys().isdisjoint(stems):
+        return []  # most messages: one pass in C
     spans = []
     position = 0
     while position < len(tokens):
