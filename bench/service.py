@@ -169,7 +169,9 @@ def service_env(web_port: int, api_port: int, folder: Path, code: Path | None = 
         "LOG_LEVEL": "WARNING",
     }
     if code is not None:
-        env["PYTHONPATH"] = str(code)
+        # An older revision may import a package the lock has since dropped: one installed
+        # aside (pip install --target DIR) can be put on PYTHONPATH after the code.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))
     return env
 
 
