@@ -158,18 +158,20 @@ class Delivery:
         `limit` due replies; on a store error the finished ones are kept for the next try and
         stay held, their leases renewed as soon as the store is back (otherwise another worker
         would take them over and send them twice)."""
-        with self._changed:
-            held = sorted(self._held)
-        if not finished and limit <= 0 and not held:
-            return []
         now = self.clock()
+        renew: list[int] = []
+        if now - self._renewed_at >= self.lease_seconds * RENEW_SHARE:
+            with self._changed:
+                renew = sorted(self._held)  # one statement every few seconds, not each round
+        if not finished and limit <= 0 and not renew:
+            return []
         reached = self._reached_store_since
         take_expired = reached is not None and now - reached >= self.lease_seconds * (
             TAKEOVER_SHARE
         )
         try:
             claimed = self.store.finish_and_claim(
-                finished, now, self.lease_seconds, limit, self.holder, take_expired, held
+                finished, now, self.lease_seconds, limit, self.holder, take_expired, renew
             )
         except StoreUnavailable as error:
             self._store_failed(str(error))
@@ -179,7 +181,8 @@ class Delivery:
             self._trouble.recovered()
             if self._reached_store_since is None:
                 self._reached_store_since = now
-            self._renewed_at = now
+            if renew:
+                self._renewed_at = now
             with self._changed:
                 self._held.difference_update(done.item_id for done in finished)
                 self._held.update(item.id for item in claimed)
