@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml uv.lock .python-version $(UV) | check-python
 # dry run; without DASHLY_WEBHOOK_TOKEN it accepts the development token it prints.
 run: $(STAMP)
 	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} app.wsgi:app
+	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} app.wsgi:app
 
 test: $(STAMP) lint
 	$(BIN)/pytest

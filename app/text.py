@@ -20,6 +20,7 @@ _ANGLE_BRACKETS = regex.compile(r"[<>]")
 _SPACES = regex.compile(r"\s+")
 _YO = str.maketrans({"ё": "е", "Ё": "Е"})
 _CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+_CYRILLIC_ANY_CASE = _CYRILLIC | frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ")
 _STEMMERS = {"ru": Stemmer.Stemmer("russian"), "en": Stemmer.Stemmer("english")}
 
 
@@ -87,6 +88,21 @@ def echo_key(text: str) -> str:
     """A reply's text as its echo is compared with what we sent: normalised, case-folded and
     without white space (Dashly may wrap lines in <p> or <br> where we sent a newline)."""
     return _SPACES.sub("", fold(normalise(text)))
+
+
+def language_of(text: str) -> str | None:
+    """ "ru" or "en" by the message's letters (Cyrillic or Latin, whichever are more), None
+    when it has neither (a phone number, an emoji): then a rule's `language` does not rule it
+    out."""
+    cyrillic = latin = 0
+    for char in text:
+        if char in _CYRILLIC_ANY_CASE:
+            cyrillic += 1
+        elif "a" <= char <= "z" or "A" <= char <= "Z":
+            latin += 1
+    if cyrillic == latin == 0:
+        return None
+    return "ru" if cyrillic > latin else "en"
 
 
 @lru_cache(maxsize=200_000)

@@ -24,7 +24,7 @@ import regex
 from app.rules import PATTERN_FLAGS, RuleSet
 from app.rules.model import WORD, Phrase, Rule
 from app.rules.small_talk import blank, says_more, small_talk_spans
-from app.text import fold, normalise, stem
+from app.text import fold, language_of, normalise, stem
 
 SYLLABLES = [
     "ka",
@@ -218,9 +218,10 @@ class PlainLoopMatcher:
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         stems = [stem(word) for word, _, _ in tokens]
         seen = {word for word, _, _ in tokens} | set(stems)
+        language = language_of(folded)
         found = []
         for rule, phrases, patterns in self.rules:
-            if not rule.is_active(at, self.zone):
+            if not rule.is_active(at, self.zone) or not rule.speaks(language):
                 continue
             if (
                 any(p.search(folded) for p in phrases)

@@ -57,7 +57,7 @@ class Handler:
         # the transaction so the database lock is held only briefly.
         normalised = normalise(part.body)
         matches = list(rules.iter_matches_normalised(normalised, at))
-        fallbacks = list(rules.active_fallbacks(at))
+        fallbacks = list(rules.active_fallbacks(at, normalised))
         decisions: list[Decision] = []
 
         def choose(memory: ConversationMemory) -> LeadOutcome:

@@ -69,7 +69,7 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
     found = answering[0] if answering else None
     others = runner_ups(rules, normalised, at, answering)
     if found is None:
-        fallback = next(rules.active_fallbacks(at), None)
+        fallback = next(rules.active_fallbacks(at, normalised), None)
         if fallback is None:
             return Explanation(rule_id=None, runner_ups=others, judged=judged(rules, None, at))
         return Explanation(

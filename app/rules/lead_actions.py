@@ -1,5 +1,6 @@
 """What a rule does besides replying: Dashly lead properties to set and an event to track
-(values are answer templates, rendered at delivery), and the channels it answers on."""
+(values are answer templates, rendered at delivery), a note and closing; and the channels and
+languages it answers in."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class RuleReader(Protocol):
 
     def strings(self, key: str, *, single_allowed: bool = False) -> list[str]: ...
 
+    def boolean(self, key: str) -> bool: ...
+
 
 # The `sent_via` values Dashly documents (PROTOCOL.md). They say which app a message came
 # through, not who wrote it (the docs show `app_chrome` on an operator's reply); a rule's
@@ -35,6 +38,10 @@ KNOWN_CHANNELS = frozenset(
         "message_manual",
     }
 )
+
+
+# The languages a message is told to be in by its letters (app.text.language_of).
+LANGUAGES = ("ru", "en")
 
 
 def read_templates(reader: RuleReader, key: str) -> tuple[tuple[str, Answer], ...]:
@@ -74,3 +81,40 @@ def read_channels(reader: RuleReader) -> frozenset[str]:
     if "channels" in reader.table and not channels and not reader.failed:
         reader.problem("channels", "'channels' must not be empty (leave it out for every channel)")
     return frozenset(channel.strip() for channel in channels if channel.strip())
+
+
+def read_note(reader: RuleReader) -> Answer | None:
+    value = reader.table.get("note")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        reader.problem(
+            "note", "'note' must be a text for the operators, e.g. \"Asked: {{ message }}\""
+        )
+        return None
+    try:
+        return compile_answer(value.strip(), with_message=True)
+    except AnswerTemplateError as error:
+        reader.problem("note", f"'note': {error}")
+        return None
+
+
+def read_close(reader: RuleReader) -> bool:
+    close = reader.boolean("close")
+    if close and "assign" in reader.table:
+        reader.problem(
+            "close",
+            "'close' and 'assign' exclude each other: a conversation handed to an operator "
+            "stays open for them",
+        )
+    return close
+
+
+def read_languages(reader: RuleReader) -> frozenset[str]:
+    chosen = reader.strings("language", single_allowed=True)
+    wrong = [value for value in chosen if value not in LANGUAGES]
+    if wrong or ("language" in reader.table and not chosen and not reader.failed):
+        allowed = " or ".join(map(repr, LANGUAGES))
+        reader.problem("language", f"'language' must be {allowed} or a list of them")
+        return frozenset()
+    return frozenset(chosen)

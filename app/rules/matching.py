@@ -23,7 +23,7 @@ from app.rules.model import (
     bigrams,
 )
 from app.rules.small_talk import blank, says_more, small_talk_spans, within
-from app.text import fold, normalise, stem
+from app.text import fold, language_of, normalise, stem
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class RuleSet:
     # orders of rules whose regexes must be tried on every message (no literal to index)
     always_scanned: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
     fallbacks: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
+    # Whether some rule answers only some languages (else the message's is never worked out).
+    by_language: bool = field(default=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -135,10 +137,13 @@ class RuleSet:
         text_bigrams = bigrams(folded) if to_scan else set()
         # However many slow patterns a message meets, together they get this long.
         deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
+        language = language_of(folded) if self.by_language else None
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
-            # Hours first: a rule asleep now is not worth a regex search.
+            # Hours and language first: a rule that cannot answer is not worth a regex search.
             if at is not None and not rule.is_active(at, self.timezone):
+                continue
+            if not rule.speaks(language):
                 continue
             found = phrase_hits.get(order) or _scan(
                 rule, normalised, folded, text_bigrams, deadline
@@ -146,10 +151,15 @@ class RuleSet:
             if found is not None:
                 yield found
 
-    def active_fallbacks(self, at: datetime | None = None) -> Iterator[Rule]:
-        """Fallback rules active at `at`, in rule order."""
+    def active_fallbacks(self, at: datetime | None = None, text: str = "") -> Iterator[Rule]:
+        """Fallback rules active at `at` that speak the language of `text`, in rule order."""
         at = at or datetime.now(UTC)
-        return (rule for rule in self.fallbacks if rule.is_active(at, self.timezone))
+        language = language_of(text) if self.by_language else None
+        return (
+            rule
+            for rule in self.fallbacks
+            if rule.speaks(language) and rule.is_active(at, self.timezone)
+        )
 
     def _phrase_hits(
         self, tokens: list[tuple[str, int, int]], stems: list[str], folded: str
@@ -348,6 +358,7 @@ def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneIn
         pattern_index=_pattern_index(needs, always),
         always_scanned=frozenset(always),
         fallbacks=tuple(r for r in ordered if r.fallback),
+        by_language=any(r.languages for r in ordered),
     )
 
 

@@ -109,6 +109,12 @@ class Rule:
     # The `sent_via` values it answers on; empty: every channel.
     channels: frozenset[str] = frozenset()
     typos: int = 0
+    # The languages ("ru", "en") of the messages it answers; empty: every language.
+    languages: frozenset[str] = frozenset()
+
+    def speaks(self, language: str | None) -> bool:
+        """Whether the rule answers a message in `language` (None: told by no letters)."""
+        return not self.languages or language is None or language in self.languages
 
     def answers_on(self, channel: str) -> bool:
         """Whether the rule answers a message sent through `channel` (its part's `sent_via`)."""

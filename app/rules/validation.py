@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import regex
 
 from app.rules.hours import HourRange, HoursError, parse_hours
-from app.rules.lead_actions import read_channels, read_event, read_templates
+from app.rules.lead_actions import (
+    read_channels,
+    read_close,
+    read_event,
+    read_languages,
+    read_note,
+    read_templates,
+)
 from app.rules.literals import required_literals, required_marks
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
@@ -38,6 +45,7 @@ KNOWN_KEYS = (
     "event_params",
     "channels",
     "typos",
+    "language",
 )
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -104,13 +112,14 @@ class RuleReader:
             timezone=self.zone(),
             tags=self.tags(),
             assign=self.assignee(),
-            note=self.note(),
-            close=self.closes(),
+            note=read_note(self),
+            close=read_close(self),
             props=read_templates(self, "props"),
             event=read_event(self),
             event_params=read_templates(self, "event_params"),
             channels=read_channels(self),
             typos=typos,
+            languages=read_languages(self),
         )
         return None if self.failed else rule
 
@@ -266,31 +275,6 @@ class RuleReader:
             if not 1 <= len(tag.strip()) <= 255:
                 self.problem("tag", "a tag must have 1 to 255 characters")
         return tuple(tag.strip() for tag in tags)
-
-    def note(self) -> Answer | None:
-        value = self.table.get("note")
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.problem(
-                "note", "'note' must be a text for the operators, e.g. \"Asked: {{ message }}\""
-            )
-            return None
-        try:
-            return compile_answer(value.strip(), with_message=True)
-        except AnswerTemplateError as error:
-            self.problem("note", f"'note': {error}")
-            return None
-
-    def closes(self) -> bool:
-        close = self.boolean("close")
-        if close and "assign" in self.table:
-            self.problem(
-                "close",
-                "'close' and 'assign' exclude each other: a conversation handed to an operator "
-                "stays open for them",
-            )
-        return close
 
     def assignee(self) -> str | None:
         value = self.table.get("assign")

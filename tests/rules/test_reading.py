@@ -69,6 +69,21 @@ def test_phrases_match_the_other_forms_of_their_words(tmp_path: Path) -> None:
     assert rules.match("real person").how == "phrase"
 
 
+def test_language_keeps_a_rule_to_messages_in_that_language(tmp_path: Path) -> None:
+    rules = rules_from(
+        tmp_path,
+        '[[rule]]\nid = "phone-en"\npatterns = [\'\\+\\d{5,}\']\nanswer = "E"\nlanguage = "en"\n'
+        '[[rule]]\nid = "phone-ru"\npatterns = [\'\\+\\d{5,}\']\nanswer = "R"\nlanguage = "ru"\n'
+        '[[rule]]\nid = "later-en"\nfallback = true\nanswer = "E"\nlanguage = ["en"]\n'
+        '[[rule]]\nid = "later-ru"\nfallback = true\nanswer = "R"\nlanguage = "ru"\n',
+    )
+    assert rules.match("Мой телефон +79123456789").rule.id == "phone-ru"
+    assert rules.match("My phone is +79123456789").rule.id == "phone-en"
+    assert rules.match("+79123456789").rule.id == "phone-en"  # no letters: not ruled out
+    assert [r.id for r in rules.active_fallbacks(None, "Где мой заказ? order 5")] == ["later-ru"]
+    assert [r.id for r in rules.active_fallbacks(None, "Where is my order?")] == ["later-en"]
+
+
 def test_small_talk_yields_to_the_question_beside_it(tmp_path: Path) -> None:
     rules = rules_from(
         tmp_path,
@@ -284,6 +299,10 @@ def test_a_leads_text_is_never_a_pattern_or_template(tmp_path: Path) -> None:
             '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nnote = "{{ mesage }}"\n',
             "rules.toml:5: rule 'x': 'note': unknown placeholder mesage; use lead.name, "
             "match.NAME or message",
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\nlanguage = "de"\n',
+            "rules.toml:5: rule 'x': 'language' must be 'ru' or 'en' or a list of them",
         ),
         (
             '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "Asked: {{ message }}"\n',

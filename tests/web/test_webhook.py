@@ -322,6 +322,31 @@ def test_a_body_is_read_by_what_it_holds_whatever_its_content_type_says(
     assert as_json.status_code == 200, as_json.json
 
 
+def test_the_fallback_speaks_the_leads_language(
+    make_app: Callable[..., Flask], dashly_api: HTTPServer, tmp_path
+) -> None:
+    write_rules(
+        tmp_path / "rules",
+        '[[rule]]\nid = "later-ru"\nfallback = true\nlanguage = "ru"\n'
+        'answer = "Спасибо! Оператор ответит здесь."\n'
+        '[[rule]]\nid = "later"\nfallback = true\nanswer = "Thanks! An operator will answer."\n',
+    )
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=dashly_api.url_for("/"),
+        RULES_DIR=str(tmp_path / "rules"),
+    )
+    client = app.test_client()
+    assert post(client, lead_part("Где мой заказ?", 9401, 940)).json == {"status": "replied"}
+    assert post(client, lead_part("Where is my order?", 9402, 941)).json == {"status": "replied"}
+    sent = wait_for(lambda: len(api_calls(dashly_api)) == 2 and api_calls(dashly_api))
+    bodies = {request.path: sent_form(request)["body"] for request in sent}
+    assert bodies == {
+        "/conversations/940/reply": "Спасибо! Оператор ответит здесь.",
+        "/conversations/941/reply": "Thanks! An operator will answer.",
+    }
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_other_methods_get_405_with_json(client: FlaskClient, method: str) -> None:
     response = client.open("/webhooks/dashly", method=method)
