@@ -8,7 +8,7 @@ import unicodedata
 from functools import lru_cache
 
 import regex
-import Stemmer
+import snowballstemmer
 
 # Block-level tags separate words ("<p>Hi</p><p>there</p>" reads "Hi there"); inline tags do not
 # ("<b>Hel</b>lo" reads "Hello").
@@ -20,8 +20,10 @@ _ANGLE_BRACKETS = regex.compile(r"[<>]")
 _SPACES = regex.compile(r"\s+")
 _YO = str.maketrans({"ё": "е", "Ё": "Е"})
 _CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
-_CYRILLIC_ANY_CASE = _CYRILLIC | frozenset("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ")
-_STEMMERS = {"ru": Stemmer.Stemmer("russian"), "en": Stemmer.Stemmer("english")}
+_CYRILLIC_LETTER = regex.compile(r"[а-яёА-ЯЁ]")
+_LATIN_LETTER = regex.compile(r"[a-zA-Z]")
+# PyStemmer's C stemmers when installed (a declared dependency), else snowballstemmer's own.
+_STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.stemmer("english")}
 
 
 # Surrogates (not text), NUL and the other C0/C1 control characters but tab and newline: what a
@@ -94,12 +96,7 @@ def language_of(text: str) -> str | None:
     """ "ru" or "en" by the message's letters (Cyrillic or Latin, whichever are more), None
     when it has neither (a phone number, an emoji): then a rule's `language` does not rule it
     out."""
-    cyrillic = latin = 0
-    for char in text:
-        if char in _CYRILLIC_ANY_CASE:
-            cyrillic += 1
-        elif "a" <= char <= "z" or "A" <= char <= "Z":
-            latin += 1
+    cyrillic, latin = len(_CYRILLIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
     if cyrillic == latin == 0:
         return None
     return "ru" if cyrillic > latin else "en"

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from flask import Flask
@@ -25,6 +24,7 @@ from app.delivery import Delivery
 from app.store import LeadOutcome, NewReply, Store
 from tests.conftest import (
     API_TOKEN,
+    form_of,
     load_part,
     wait_for,
     webhook_form,
@@ -66,7 +66,7 @@ class StandIn:
         )
 
     def _remember(self, request: Request, succeeded: bool) -> None:
-        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        form = form_of(request)
         with self._lock:
             self.calls.append((request.path, form, time.monotonic(), succeeded))
 

@@ -8,13 +8,12 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from flask import Flask
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import API_TOKEN, lead_part, wait_for, webhook_form, write_rules
+from tests.conftest import API_TOKEN, form_of, lead_part, wait_for, webhook_form, write_rules
 
 RULES = """
 [[rule]]
@@ -32,10 +31,6 @@ phrases = ["update"]
 answer = "Update from the store."
 channels = ["app_ios"]
 """
-
-
-def form_of(request: Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
 
 
 def build(make_app: Callable[..., Flask], api: HTTPServer, tmp_path: Path) -> Flask:

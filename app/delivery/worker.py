@@ -149,9 +149,12 @@ class Delivery:
         return due_at is not None and due_at <= self.clock()
 
     def _renewal_due(self) -> bool:
+        """Whether this worker holds items whose leases are due for renewal (every lease/6:
+        one statement every few seconds, not one in each round)."""
+        if self.clock() - self._renewed_at < self.lease_seconds * RENEW_SHARE:
+            return False
         with self._changed:
-            held = bool(self._held)
-        return held and self.clock() - self._renewed_at >= self.lease_seconds * RENEW_SHARE
+            return bool(self._held)
 
     def _record(self, finished: list[Finished], limit: int) -> list[OutboxItem]:
         """Record finished sends, renew the leases of what this worker holds, and claim up to
@@ -160,9 +163,9 @@ class Delivery:
         would take them over and send them twice)."""
         now = self.clock()
         renew: list[int] = []
-        if now - self._renewed_at >= self.lease_seconds * RENEW_SHARE:
+        if self._renewal_due():
             with self._changed:
-                renew = sorted(self._held)  # one statement every few seconds, not each round
+                renew = sorted(self._held)
         if not finished and limit <= 0 and not renew:
             return []
         reached = self._reached_store_since
