@@ -104,7 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     looking_only = only_looked_at()
     configure_logging("WARNING" if looking_only else settings.log_level, settings.secrets)
     try:
-        rules = load_rules(settings.rules_dir, settings.timezone)
+        rules = load_rules(settings.rules_dir, settings.timezone, settings.match_min_similarity)
     except RulesError as error:
         for problem in error.problems:
             log.error("at=error event=rules_invalid problem=%r", problem)

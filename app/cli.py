@@ -34,7 +34,7 @@ def settings_or_exit() -> Settings:
 
 def rules_or_exit(directory: Path, settings: Settings) -> RuleSet:
     try:
-        return load_rules(directory, settings.timezone)
+        return load_rules(directory, settings.timezone, settings.match_min_similarity)
     except RulesError as error:
         click.echo(str(error), err=True)
         sys.exit(1)

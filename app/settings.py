@@ -51,6 +51,8 @@ class Settings:
     on_dyno: bool = False
     secret_key: str | None = None
     typing_seconds: int = 0
+    # Overrides the calibrated threshold of every rule with examples (None: calibrated).
+    match_min_similarity: float | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -125,6 +127,20 @@ class _Reader:
             return default
         return value
 
+    def fraction(self, name: str) -> float | None:
+        """A number from 0 to 1, or None when unset."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value <= 1:
+            self.problems.append(f"{name} must be a number from 0 to 1, not {raw!r}")
+            return None
+        return value
+
     def api_url(self) -> str:
         api_url = (self.text("DASHLY_API_URL") or DEFAULT_API_URL).rstrip("/")
         if urlsplit(api_url).scheme not in ("http", "https") or not urlsplit(api_url).netloc:
@@ -182,6 +198,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         on_dyno=on_dyno,
         secret_key=read.secret("SECRET_KEY"),
         typing_seconds=read.integer("TYPING_SECONDS", 0, maximum=MAX_TYPING_SECONDS),
+        match_min_similarity=read.fraction("MATCH_MIN_SIMILARITY"),
     )
     if read.problems:
         raise SettingsError("\n".join(read.problems))

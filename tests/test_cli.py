@@ -69,7 +69,7 @@ def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> 
     result = runner.invoke(rules_group, ["try", "Hello, how are you", "--at", "2026-11-25 12:00"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "rule: how-are-you (rules/10-shop-en.toml:31)".replace("rules/", f"{ROOT}/rules/"),
+        "rule: how-are-you (rules/10-shop-en.toml:39)".replace("rules/", f"{ROOT}/rules/"),
         "matched: phrase 'how are you' on 'how are you' at characters 7-18",
         "answer: Doing great, thanks for asking! What can I do for you?",
         "runner-up: greeting, phrase 'hello' (only small talk: it yields to the rest of the "

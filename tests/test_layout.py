@@ -18,7 +18,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.logs": (),
     "app.dashly": (),
     "app.store": (),
-    "app.rules": ("app.text",),
+    # Similarity of texts (numpy and the bundled embedding model), shared by rules and insight.
+    "app.similarity": (),
+    "app.rules": ("app.text", "app.similarity"),
     "app.handling": ("app.rules", "app.store", "app.dashly.parts", "app.text"),
     "app.delivery": ("app.store", "app.rules.templates", "app.dashly.client"),
     "app.insight": ("app.store", "app.handling.decide", "app.rules", "app.text"),

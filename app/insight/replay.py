@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.handling.decide import NO_MATCH, REPLIED
-from app.rules.matching import RuleSet, build_rule_set
+from app.rules.building import build_rule_set
+from app.rules.matching import RuleSet
 from app.rules.reading import load_rules
 
 EXAMPLES = 3
@@ -69,9 +70,11 @@ def _note(examples: dict, counts: dict, key: object, text: str) -> None:
 def with_draft(current: RuleSet, draft_folder: Path) -> RuleSet:
     """The current rules with the rules of a draft added, a draft rule replacing the current
     rule of the same id; raises RulesError (file:line) when the draft is broken."""
-    draft = load_rules(draft_folder, current.timezone)
+    draft = load_rules(draft_folder, current.timezone, current.min_similarity)
     replaced = {rule.id for rule in draft.rules}
     kept = [rule for rule in current.rules if rule.id not in replaced]
     # File order: the current rules, then the draft (priorities still come first).
     merged = sorted(kept, key=lambda rule: rule.order) + list(draft.rules)
-    return build_rule_set(merged, [*current.files, *draft.files], current.timezone)
+    return build_rule_set(
+        merged, [*current.files, *draft.files], current.timezone, current.min_similarity
+    )

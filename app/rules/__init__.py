@@ -3,7 +3,8 @@
 What the rest of the service may use is named here; the modules below are its rooms.
 """
 
-from app.rules.matching import RuleSet, build_rule_set
+from app.rules.building import build_rule_set
+from app.rules.matching import RuleSet
 from app.rules.model import (
     PATTERN_FLAGS,
     PATTERN_TIMEOUT_SECONDS,

@@ -36,11 +36,13 @@ class Explanation:
     judged: str = ""
     # The other rules that match, and why each did not answer.
     runner_ups: tuple[str, ...] = ()
+    # The rules whose examples come nearest, with the similarity and the threshold.
+    nearest: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """The explanation as `flask rules try` prints it and /admin shows it."""
         if self.rule_id is None:
-            return ["no match", *self.runner_ups, self.judged]
+            return ["no match", *self.nearest, *self.runner_ups, self.judged]
         if self.fallback:
             lines = [f"rule: {self.rule_id} (fallback, {self.source}): no other rule matched"]
         else:
@@ -55,7 +57,8 @@ class Explanation:
             lines.append(
                 f"{f'answer {number}/{len(self.answers)}' if many else 'answer'}: {answer}"
             )
-        return lines + list(self.actions) + list(self.runner_ups) + [self.judged]
+        extra = [*self.actions, *self.nearest, *self.runner_ups]
+        return [*lines, *extra, self.judged]
 
 
 # At most this many other matching rules are listed.
@@ -68,10 +71,14 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
     answering = list(rules.iter_matches_normalised(normalised, at))
     found = answering[0] if answering else None
     others = runner_ups(rules, normalised, at, answering)
+    # Beside a phrase or pattern match, how near the examples come says nothing new.
+    near = nearest_examples(rules, normalised) if found is None or found.how == "example" else ()
     if found is None:
         fallback = next(rules.active_fallbacks(at, normalised), None)
         if fallback is None:
-            return Explanation(rule_id=None, runner_ups=others, judged=judged(rules, None, at))
+            return Explanation(
+                rule_id=None, runner_ups=others, nearest=near, judged=judged(rules, None, at)
+            )
         return Explanation(
             rule_id=fallback.id,
             source=str(fallback.source),
@@ -81,6 +88,7 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
             answers=tuple(a.render({}, lead_name) for a in fallback.answers),
             judged=judged(rules, fallback, at),
             runner_ups=others,
+            nearest=near,
             **lead_calls(fallback, {}, lead_name, text),
         )
     start, end = found.span
@@ -97,8 +105,29 @@ def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | Non
         answers=tuple(a.render(found.groups, lead_name) for a in found.rule.answers),
         judged=judged(rules, found.rule, at),
         runner_ups=others,
+        nearest=near,
         **lead_calls(found.rule, found.groups, lead_name, text),
     )
+
+
+# The rules with examples listed by nearness.
+NEAREST = 2
+
+
+def nearest_examples(rules: RuleSet, normalised: str) -> tuple[str, ...]:
+    """The rules whose examples come nearest to the message (to what it says besides small
+    talk), each with its nearest example, the similarity and the threshold it must reach."""
+    if rules.examples is None:
+        return ()
+    words = rules.compared_with_examples(normalised)
+    lines = []
+    for near in rules.examples.ranked(words, None, NEAREST):
+        verdict = "reached" if near.reached else "not reached"
+        lines.append(
+            f"nearest example: {near.rule.id}, {near.example!r}: similarity "
+            f"{near.similarity:.2f}, threshold {near.threshold:.2f} ({verdict})"
+        )
+    return tuple(lines)
 
 
 def runner_ups(

@@ -55,7 +55,7 @@ class LiveRules:
                 return False  # still being written: look again at the next check
             self._signature = signature
             try:
-                rules = load_rules(self.directory, self.zone)
+                rules = load_rules(self.directory, self.zone, self.current.min_similarity)
             except RulesError as error:
                 self.error = str(error)
                 for problem in error.problems:

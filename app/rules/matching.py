@@ -7,14 +7,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.rules.literals import has_marks, trigrams
+from app.rules.examples import (
+    ExampleIndex,
+    example_match,
+    with_example_match,
+)
+from app.rules.literals import has_marks
 from app.rules.model import (
-    FORM_MIN_LETTERS,
     PATTERN_TIMEOUT_SECONDS,
     WORD,
     Phrase,
@@ -56,6 +60,9 @@ class RuleSet:
     fallbacks: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
     # Whether some rule answers only some languages (else the message's is never worked out).
     by_language: bool = field(default=False, compare=False, repr=False)
+    # MATCH_MIN_SIMILARITY (None: calibrated), and the rules with example questions.
+    min_similarity: float | None = field(default=None, compare=False, repr=False)
+    examples: ExampleIndex | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -84,10 +91,34 @@ class RuleSet:
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         stems = list(map(stem, [token[0] for token in tokens]))
         spans = small_talk_spans(tokens, stems) if small_talk_yields else []
+        more = bool(spans) and says_more(tokens, spans)
         found = self._in_rule_order(normalised, folded, tokens, stems, None if any_time else at)
-        if not spans or not says_more(tokens, spans):
+        if self.examples is not None:
+            words = _besides_small_talk(tokens, spans if more else [])
+            found = self._with_examples(found, words, folded, None if any_time else at)
+        if not more:
             return found
         return self._question_first(found, normalised, folded, tokens, spans)
+
+    def compared_with_examples(self, normalised: str) -> str:
+        """The words of a message that examples are compared with: all but its small talk,
+        when it says more than that."""
+        folded = fold(normalised)
+        tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
+        spans = small_talk_spans(tokens, list(map(stem, [token[0] for token in tokens])))
+        return _besides_small_talk(tokens, spans if says_more(tokens, spans) else [])
+
+    def _with_examples(
+        self, found: Iterator[RuleMatch], words: str, folded: str, at: datetime | None
+    ) -> Iterator[RuleMatch]:
+        index = self.examples
+        assert index is not None
+        language = language_of(folded) if self.by_language else None
+        return with_example_match(
+            found,
+            lambda: example_match(index, words, language, at, self.timezone, (0, len(folded))),
+            index.top_priority,
+        )
 
     def _question_first(
         self,
@@ -191,6 +222,10 @@ class RuleSet:
             for gram in grams.intersection(index):
                 candidates.update(index[gram])
         return candidates
+
+
+def _besides_small_talk(tokens: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> str:
+    return " ".join(word for word, start, end in tokens if not within(spans, (start, end)))
 
 
 def _words_follow(
@@ -322,58 +357,3 @@ def _search(rule: Rule, pattern: Any, text: str, deadline: float) -> Any:
             len(text),
         )
         return None
-
-
-def build_rule_set(rules: list[Rule], files: list[str], default_timezone: ZoneInfo) -> RuleSet:
-    """Order rules (priority, then file order) and build the word and pattern indexes."""
-    ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
-    ordered = [replace(rule, order=order) for order, rule in enumerate(ordered)]
-    index: dict[str, list[tuple[int, Phrase]]] = {}
-    form_index: dict[str, list[tuple[int, Phrase]]] = {}
-    needs: dict[int, list[str]] = {}
-    always: set[int] = set()
-    for rule in ordered:
-        if rule.fallback:
-            continue
-        for phrase in rule.phrases:
-            first = phrase.words[0]
-            if phrase.stems is not None and len(first) >= FORM_MIN_LETTERS:
-                for key in {phrase.stems[0], first}:
-                    form_index.setdefault(key, []).append((rule.order, phrase))
-            elif phrase.pattern is None or phrase.stems is not None:
-                index.setdefault(first, []).append((rule.order, phrase))
-            if phrase.pattern is not None:
-                always.add(rule.order)  # a typo or a mark: its regex is tried too
-        for found in rule.pattern_literals:
-            if found is None:
-                always.add(rule.order)
-            else:  # indexed by each branch's longest literal
-                needs.setdefault(rule.order, []).extend(branch[0] for branch in found)
-    return RuleSet(
-        rules=tuple(ordered),
-        files=tuple(files),
-        timezone=default_timezone,
-        index={word: tuple(entries) for word, entries in index.items()},
-        form_index={key: tuple(entries) for key, entries in form_index.items()},
-        pattern_index=_pattern_index(needs, always),
-        always_scanned=frozenset(always),
-        fallbacks=tuple(r for r in ordered if r.fallback),
-        by_language=any(r.languages for r in ordered),
-    )
-
-
-def _pattern_index(needs: dict[int, list[str]], always: set[int]) -> dict[str, tuple[int, ...]]:
-    """Each literal is filed under its rarest trigram, so few rules share a key."""
-    counts: dict[str, int] = {}
-    for literals in needs.values():
-        for literal in literals:
-            for gram in trigrams(literal):
-                counts[gram] = counts.get(gram, 0) + 1
-    index: dict[str, set[int]] = {}
-    for order, literals in needs.items():
-        if order in always:
-            continue
-        for literal in literals:
-            rarest = min(sorted(trigrams(literal)), key=counts.__getitem__)
-            index.setdefault(rarest, set()).add(order)
-    return {gram: tuple(sorted(orders)) for gram, orders in index.items()}

@@ -111,6 +111,10 @@ class Rule:
     typos: int = 0
     # The languages ("ru", "en") of the messages it answers; empty: every language.
     languages: frozenset[str] = frozenset()
+    # Example questions (as written) and how near a message must come to them (None: the
+    # set's threshold).
+    examples: tuple[str, ...] = ()
+    min_similarity: float | None = None
 
     def speaks(self, language: str | None) -> bool:
         """Whether the rule answers a message in `language` (None: told by no letters)."""
@@ -138,7 +142,7 @@ class RuleMatch:
     matched: str
     span: tuple[int, int] = (0, 0)
     groups: dict[str, str] = field(default_factory=dict)
-    # phrase, word form, typo, pattern or fallback
+    # phrase, word form, typo, pattern, example or fallback
     how: str = "phrase"
 
 

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import regex
 
-from app.rules.matching import RuleSet, build_rule_set
+from app.rules.building import build_rule_set
+from app.rules.matching import RuleSet
 from app.rules.model import Rule, RulesError, Source
 from app.rules.validation import RuleReader, key_line
 
@@ -16,8 +17,13 @@ _RULE_HEADER = regex.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", regex.M)
 _TOML_POSITION = regex.compile(r"\(at (?:line (\d+), column \d+|end of document)\)")
 
 
-def load_rules(directory: str | Path, default_timezone: ZoneInfo | None = None) -> RuleSet:
-    """Read every `*.toml` in `directory` in name order; raise RulesError listing all problems."""
+def load_rules(
+    directory: str | Path,
+    default_timezone: ZoneInfo | None = None,
+    min_similarity: float | None = None,
+) -> RuleSet:
+    """Read every `*.toml` in `directory` in name order; raise RulesError listing all problems.
+    `min_similarity` (MATCH_MIN_SIMILARITY) overrides the calibrated example threshold."""
     folder = Path(directory)
     if not folder.is_dir():
         raise RulesError([f"{folder}: rules folder not found"])
@@ -39,7 +45,9 @@ def load_rules(directory: str | Path, default_timezone: ZoneInfo | None = None) 
             rules.append(rule)
     if problems:
         raise RulesError(problems)
-    return build_rule_set(rules, [str(p) for p in paths], default_timezone or ZoneInfo("UTC"))
+    return build_rule_set(
+        rules, [str(p) for p in paths], default_timezone or ZoneInfo("UTC"), min_similarity
+    )
 
 
 def _load_file(path: Path, problems: list[str]) -> list[Rule]:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
 
+from app.rules.examples import read_examples, read_min_similarity
 from app.rules.hours import HourRange, HoursError, parse_hours
 from app.rules.lead_actions import (
     read_channels,
@@ -46,6 +47,8 @@ KNOWN_KEYS = (
     "channels",
     "typos",
     "language",
+    "examples",
+    "min_similarity",
 )
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -90,7 +93,8 @@ class RuleReader:
             return None
         self.unknown_keys()
         rule_id = self.identifier()
-        fallback, typos, phrases, patterns = self.triggers()
+        examples = read_examples(self)
+        fallback, typos, phrases, patterns = self.triggers(bool(examples))
         answers = self.answers()
         hours, outside = self.hours("hours"), self.hours("outside_hours")
         if hours and outside:
@@ -120,6 +124,8 @@ class RuleReader:
             channels=read_channels(self),
             typos=typos,
             languages=read_languages(self),
+            examples=examples,
+            min_similarity=read_min_similarity(self),
         )
         return None if self.failed else rule
 
@@ -138,18 +144,20 @@ class RuleReader:
             self.problem("id", "'id' must be 1-64 letters, digits, - or _")
         return rule_id if isinstance(rule_id, str) else ""
 
-    def triggers(self) -> tuple[bool, int, tuple[Phrase, ...], tuple[Any, ...]]:
-        """What makes the rule answer: fallback, or its phrases (with typos) and patterns."""
+    def triggers(self, has_examples: bool) -> tuple[bool, int, tuple[Phrase, ...], tuple[Any, ...]]:
+        """What makes the rule answer: fallback, or its phrases (with typos), patterns and
+        examples."""
         fallback = self.boolean("fallback")
         typos = self.typos()
         phrases = self.phrases(typos, self.boolean("exact"))
         patterns = self.patterns()
-        if fallback and (phrases or patterns):
+        if fallback and (phrases or patterns or has_examples):
             self.problem(
-                "fallback", "a fallback rule answers anything; remove its phrases/patterns"
+                "fallback",
+                "a fallback rule answers anything; remove its phrases/patterns/examples",
             )
-        if not fallback and not phrases and not patterns and not self.failed:
-            self.problem(None, "needs 'phrases' or 'patterns' (or 'fallback = true')")
+        if not fallback and not (phrases or patterns or has_examples) and not self.failed:
+            self.problem(None, "needs 'phrases', 'patterns' or 'examples' (or 'fallback = true')")
         return fallback, typos, phrases, patterns
 
     def strings(self, key: str, *, single_allowed: bool = False) -> list[str]:

@@ -10,7 +10,25 @@ from app.rules.model import Rule
 
 def rule_warnings(rules: RuleSet) -> list[str]:
     """One `file:line: warning: ...` line per suspicious rule, in rule order."""
-    return shadowed_phrases(rules) + hours_that_never_occur(rules) + unknown_channels(rules)
+    return (
+        shadowed_phrases(rules)
+        + hours_that_never_occur(rules)
+        + unknown_channels(rules)
+        + confused_examples(rules)
+    )
+
+
+def confused_examples(rules: RuleSet) -> list[str]:
+    """Examples nearer another rule than their own rule's other examples: a message like
+    them may get the other rule's answer."""
+    if rules.examples is None:
+        return []
+    return [
+        f"{found.rule.source}: warning: rule {found.rule.id!r}: example {found.example!r} is "
+        f"nearer rule {found.other.id!r} (similarity {found.to_other:.2f}) than this rule's "
+        f"other examples ({found.own:.2f}); reword it, or give this rule more examples like it"
+        for found in rules.examples.confusions
+    ]
 
 
 def unknown_channels(rules: RuleSet) -> list[str]:

@@ -252,7 +252,7 @@ def test_a_leads_text_is_never_a_pattern_or_template(tmp_path: Path) -> None:
         ),
         (
             '[[rule]]\nid = "x"\nanswer = "b"\n',
-            "rules.toml:1: rule 'x': needs 'phrases' or 'patterns'",
+            "rules.toml:1: rule 'x': needs 'phrases', 'patterns' or 'examples'",
         ),
         (
             '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\npriority = "high"\n',

@@ -1,0 +1,251 @@
+"""How close two short texts are in meaning, on one 0-1 scale in Russian and English.
+
+Two signals, averaged (measured in bench/meaning.py, docs/understanding.md):
+- character n-grams (2-5 letters within words, TF-IDF weighted): they see word forms, typos
+  and shared roots in any language;
+- WordLlama's static word embeddings (the model its PyPI wheel ships, loaded from the files by
+  their paths, never downloaded): they see paraphrases ("wheres my package" / "has my order
+  shipped"), strongest in English.
+Each embedding similarity is rescaled by its language's baseline (how close unrelated questions
+already are: 0.49 in Russian, whose words the tokenizer cuts into short pieces, 0.04 in
+English), so that 0 means "as close as unrelated questions" in both languages.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.text import language_of
+
+# Before `tokenizers` is imported: its thread pool is not fork-safe, and the model is loaded
+# in gunicorn's master before the workers fork. Encoding one text at a time needs no pool.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+# Character n-grams of 2 to 5 letters.
+_SHORTEST, _LONGEST = 2, 5
+_WORD = re.compile(r"[^\W_]+")
+# N-grams in at least this many of the fitted texts (and this share) are kept densely.
+_COMMON_TEXTS, _COMMON_SHARE = 4, 1 / 250
+# Similarity reads at most this much of a text: a question is short, and the cost follows it.
+MAX_CHARS = 1000
+EMBEDDING_WEIGHT = 0.5
+# How close unrelated questions are by the embeddings alone, per language (the median over
+# pairs of questions to different businesses in bench/meaning's tuning files).
+EMBEDDING_BASELINE = {"ru": 0.49, "en": 0.04}
+_WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
+_TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
+
+
+def words_of(folded: str) -> list[str]:
+    """The words of a case-folded text (letters and digits)."""
+    return _WORD.findall(folded[:MAX_CHARS])
+
+
+def grams(folded: str) -> Counter[str]:
+    """Character n-grams of each word with a space either side (so a word's start and end
+    count), over a case-folded text."""
+    found: list[str] = []
+    for word in words_of(folded):
+        padded = f" {word} "
+        end = len(padded)
+        found += [
+            padded[i:j]
+            for i in range(end - 1)
+            for j in range(i + _SHORTEST, min(i + _LONGEST, end) + 1)
+        ]
+    return Counter(found)
+
+
+@dataclass(frozen=True)
+class CharGrams:
+    """TF-IDF over character n-grams, fitted on a set of texts. A new text meets only the
+    texts sharing its n-grams: each common n-gram's weights are a row of one array, a rare
+    one's a short list. (Few array operations, not few multiplications, keep it fast: each
+    costs microseconds however small.)"""
+
+    vocabulary: dict[str, int] = field(repr=False)  # n-gram -> its column
+    idf: list[float] = field(repr=False)
+    unseen_idf: float
+    dense_row: list[int] = field(repr=False)  # per column: its row in `dense`, or -1
+    dense: np.ndarray = field(repr=False)  # common n-gram x text
+    postings: list[tuple[tuple[int, float], ...]] = field(repr=False)  # rare: (text, weight)
+    size: int
+
+    @classmethod
+    def fit(cls, folded_texts: Sequence[str]) -> CharGrams:
+        per_text = [grams(text) for text in folded_texts]
+        frequency: Counter[str] = Counter(gram for counts in per_text for gram in counts)
+        vocabulary = {gram: column for column, gram in enumerate(frequency)}
+        n = len(folded_texts)
+        idf = [math.log((1 + n) / (1 + df)) + 1 for df in frequency.values()]
+        common_from = max(_COMMON_TEXTS, math.ceil(n * _COMMON_SHARE))
+        dense_row, rows = [], 0
+        for df in frequency.values():
+            dense_row.append(rows if df >= common_from else -1)
+            rows += df >= common_from
+        dense = np.zeros((rows, n), dtype=np.float32)
+        postings: list[list[tuple[int, float]]] = [[] for _ in vocabulary]
+        for text, counts in enumerate(per_text):
+            weighted = {
+                vocabulary[g]: (1 + math.log(k)) * idf[vocabulary[g]] for g, k in counts.items()
+            }
+            norm = math.sqrt(sum(w * w for w in weighted.values())) or 1.0
+            for column, weight in weighted.items():
+                if dense_row[column] >= 0:
+                    dense[dense_row[column], text] = weight / norm
+                else:
+                    postings[column].append((text, weight / norm))
+        return cls(
+            vocabulary=vocabulary,
+            idf=idf,
+            unseen_idf=math.log(1 + n) + 1,
+            dense_row=dense_row,
+            dense=dense,
+            postings=[tuple(p) for p in postings],
+            size=n,
+        )
+
+    def among(self) -> np.ndarray:
+        """The fitted texts' similarities to each other (the same as `similarities` of each:
+        a fitted text has no unseen n-gram)."""
+        found = self.dense.T @ self.dense
+        for pairs in self.postings:
+            for text, value in pairs:
+                for other, other_value in pairs:
+                    found[text, other] += value * other_value
+        return found
+
+    def similarities(self, folded: str) -> np.ndarray:
+        """Cosine similarity of a text to each fitted text. N-grams the fitted texts never
+        have still count in the text's own length: a question in words the examples never
+        use is far from them."""
+        vocabulary, idf, dense_row = self.vocabulary, self.idf, self.dense_row
+        weighted, length = [], 0.0
+        for gram, count in grams(folded).items():
+            column = vocabulary.get(gram)
+            weight = (1 + math.log(count)) * (self.unseen_idf if column is None else idf[column])
+            length += weight * weight
+            if column is not None:
+                weighted.append((column, weight))
+        if not weighted:
+            return np.zeros(self.size)
+        scale = 1 / math.sqrt(length)
+        common_rows, common_weights = [], []
+        rare: dict[int, float] = {}
+        for column, weight in weighted:
+            if dense_row[column] >= 0:
+                common_rows.append(dense_row[column])
+                common_weights.append(weight * scale)
+                continue
+            for text, value in self.postings[column]:
+                rare[text] = rare.get(text, 0.0) + weight * scale * value
+        if common_rows:
+            found = np.dot(np.array(common_weights, np.float32), self.dense[common_rows])
+        else:
+            found = np.zeros(self.size, dtype=np.float32)
+        if rare:
+            found[list(rare)] += list(rare.values())
+        return found
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """WordLlama's static embeddings: a text's vector is the mean of its tokens' vectors."""
+
+    table: np.ndarray = field(repr=False)  # one row per token
+    tokenizer: Any = field(repr=False)
+
+    def vector(self, text: str) -> np.ndarray:
+        ids = self.tokenizer.encode(text[:MAX_CHARS], add_special_tokens=False).ids
+        if not ids:
+            return np.zeros(self.table.shape[1], dtype=np.float32)
+        total = self.table[np.minimum(ids, len(self.table) - 1)].sum(axis=0)
+        return total / (math.sqrt(total @ total) or 1.0)
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.table.shape[1]), dtype=np.float32)
+        return np.stack([self.vector(text) for text in texts])
+
+
+def model_folder() -> Path:
+    """Where the installed wordllama package keeps its files (found without importing it:
+    its import pulls in a downloader this service never uses)."""
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the wordllama package is not installed (see pyproject.toml)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def embeddings() -> Embeddings:
+    """The model, loaded once per process (before gunicorn forks, so workers share it)."""
+    folder = model_folder()
+    # float32: summing half floats costs a conversion on every message (16 MB more, shared).
+    table = load_file(str(folder / _WEIGHTS))["embedding.weight"].astype(np.float32)
+    tokenizer = Tokenizer.from_file(str(folder / _TOKENIZER))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return Embeddings(table, tokenizer)
+
+
+def baseline_of(language: str | None) -> float:
+    """How close unrelated questions in `language` are by the embeddings alone."""
+    return EMBEDDING_BASELINE.get(language or "en", EMBEDDING_BASELINE["en"])
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """The fused similarity of any text to each of a fixed set of texts."""
+
+    texts: tuple[str, ...]
+    char_grams: CharGrams = field(repr=False)
+    vectors: np.ndarray = field(repr=False)
+
+    @classmethod
+    def fit(cls, folded_texts: Sequence[str]) -> Similarity:
+        model = embeddings()
+        return cls(tuple(folded_texts), CharGrams.fit(folded_texts), model.vectors(folded_texts))
+
+    def to_each(self, folded: str) -> np.ndarray:
+        """How close `folded` (a case-folded text) is to each of the texts, 0-1."""
+        baseline = baseline_of(language_of(folded))
+        return self._fused(
+            self.char_grams.similarities(folded),
+            self.vectors @ embeddings().vector(folded),
+            np.float32(baseline),
+        )
+
+    def among(self) -> np.ndarray:
+        """Each text's similarity to each other (row: the text compared), as `to_each` would
+        give it, in a few matrix products."""
+        baselines = np.array([baseline_of(language_of(t)) for t in self.texts], np.float32)
+        return self._fused(
+            self.char_grams.among(), self.vectors @ self.vectors.T, baselines[:, None]
+        )
+
+    @staticmethod
+    def _fused(by_grams: np.ndarray, by_meaning: np.ndarray, baseline: Any) -> np.ndarray:
+        """The two signals on one scale: the embeddings' less their language's baseline
+        (rescaled to 0-1), averaged with the n-grams'. Arrays are reused in place: each step
+        on a small array costs more than its arithmetic."""
+        by_meaning -= baseline
+        by_meaning *= EMBEDDING_WEIGHT / (1 - baseline)
+        np.clip(by_meaning, 0.0, EMBEDDING_WEIGHT, out=by_meaning)
+        by_grams *= 1 - EMBEDDING_WEIGHT
+        by_grams += by_meaning
+        return by_grams
