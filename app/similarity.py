@@ -39,7 +39,7 @@ from tokenizers import Tokenizer
 _SHORTEST, _LONGEST = 2, 5
 _WORD = re.compile(r"[^\W_]+")
 # N-grams in at least this many of the fitted texts (and this share) are kept densely.
-_COMMON_TEXTS, _COMMON_SHARE = 4, 1 / 250
+_COMMON_TEXTS, _COMMON_SHARE = 64, 1 / 8
 # Similarity reads at most this much of a text: a question is short, and the cost follows it.
 MAX_CHARS = 1000
 EMBEDDING_WEIGHT = 0.5
@@ -78,11 +78,13 @@ class CharGrams:
     costs microseconds however small.)"""
 
     vocabulary: dict[str, int] = field(repr=False)  # n-gram -> its column
-    idf: list[float] = field(repr=False)
+    idf: np.ndarray = field(repr=False)
     unseen_idf: float
-    dense_row: list[int] = field(repr=False)  # per column: its row in `dense`, or -1
+    dense_row: np.ndarray = field(repr=False)  # per column: its row in `dense`, or -1
     dense: np.ndarray = field(repr=False)  # common n-gram x text
-    postings: list[tuple[tuple[int, float], ...]] = field(repr=False)  # rare: (text, weight)
+    starts: np.ndarray = field(repr=False)  # per column: where its rare texts begin in `rows`
+    rows: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
     size: int
 
     @classmethod
@@ -91,75 +93,69 @@ class CharGrams:
         frequency: Counter[str] = Counter(gram for counts in per_text for gram in counts)
         vocabulary = {gram: column for column, gram in enumerate(frequency)}
         n = len(folded_texts)
-        idf = [math.log((1 + n) / (1 + df)) + 1 for df in frequency.values()]
-        common_from = max(_COMMON_TEXTS, math.ceil(n * _COMMON_SHARE))
-        dense_row, rows = [], 0
-        for df in frequency.values():
-            dense_row.append(rows if df >= common_from else -1)
-            rows += df >= common_from
-        dense = np.zeros((rows, n), dtype=np.float32)
-        postings: list[list[tuple[int, float]]] = [[] for _ in vocabulary]
-        for text, counts in enumerate(per_text):
-            weighted = {
-                vocabulary[g]: (1 + math.log(k)) * idf[vocabulary[g]] for g, k in counts.items()
-            }
-            norm = math.sqrt(sum(w * w for w in weighted.values())) or 1.0
-            for column, weight in weighted.items():
-                if dense_row[column] >= 0:
-                    dense[dense_row[column], text] = weight / norm
-                else:
-                    postings[column].append((text, weight / norm))
+        df = np.fromiter(frequency.values(), float, len(frequency))
+        idf = np.log((1 + n) / (1 + df)) + 1
+        columns, rows, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        for row, counts in enumerate(per_text):
+            text_columns = np.fromiter(map(vocabulary.__getitem__, counts), np.int64, len(counts))
+            tf = 1 + np.log(np.fromiter(counts.values(), float, len(counts)))
+            values = tf * idf[text_columns]
+            columns.append(text_columns)
+            rows.append(np.full(len(text_columns), row))
+            weights.append(values / (np.linalg.norm(values) or 1.0))
+        column_of, row_of, weight_of = map(np.concatenate, (columns, rows, weights))
+        common = df >= max(_COMMON_TEXTS, math.ceil(n * _COMMON_SHARE))
+        dense_row = np.where(common, np.cumsum(common) - 1, -1)
+        dense = np.zeros((int(common.sum()), n), dtype=np.float32)
+        in_dense = common[column_of]
+        dense[dense_row[column_of[in_dense]], row_of[in_dense]] = weight_of[in_dense]
+        # The rare n-grams' texts, column by column (a stable sort keeps texts in order).
+        rare = np.flatnonzero(~in_dense)
+        rare = rare[np.argsort(column_of[rare], kind="stable")]
         return cls(
             vocabulary=vocabulary,
             idf=idf,
             unseen_idf=math.log(1 + n) + 1,
             dense_row=dense_row,
             dense=dense,
-            postings=[tuple(p) for p in postings],
+            starts=np.searchsorted(column_of[rare], np.arange(len(vocabulary) + 1)),
+            rows=row_of[rare],
+            weights=weight_of[rare],
             size=n,
         )
 
-    def among(self) -> np.ndarray:
-        """The fitted texts' similarities to each other (the same as `similarities` of each:
-        a fitted text has no unseen n-gram)."""
-        found = self.dense.T @ self.dense
-        for pairs in self.postings:
-            for text, value in pairs:
-                for other, other_value in pairs:
-                    found[text, other] += value * other_value
-        return found
+    def among(self, folded_texts: Sequence[str]) -> np.ndarray:
+        """`similarities` of each of the fitted texts (given again), as rows."""
+        if not folded_texts:
+            return np.zeros((0, self.size))
+        return np.stack([self.similarities(text) for text in folded_texts])
 
     def similarities(self, folded: str) -> np.ndarray:
         """Cosine similarity of a text to each fitted text. N-grams the fitted texts never
         have still count in the text's own length: a question in words the examples never
         use is far from them."""
-        vocabulary, idf, dense_row = self.vocabulary, self.idf, self.dense_row
-        weighted, length = [], 0.0
-        for gram, count in grams(folded).items():
-            column = vocabulary.get(gram)
-            weight = (1 + math.log(count)) * (self.unseen_idf if column is None else idf[column])
-            length += weight * weight
-            if column is not None:
-                weighted.append((column, weight))
-        if not weighted:
+        counts = grams(folded)
+        vocabulary = self.vocabulary
+        columns = np.fromiter((vocabulary.get(g, -1) for g in counts), np.int64, len(counts))
+        tf = 1 + np.log(np.fromiter(counts.values(), float, len(counts)))
+        known = columns >= 0
+        if not known.any():
             return np.zeros(self.size)
-        scale = 1 / math.sqrt(length)
-        common_rows, common_weights = [], []
-        rare: dict[int, float] = {}
-        for column, weight in weighted:
-            if dense_row[column] >= 0:
-                common_rows.append(dense_row[column])
-                common_weights.append(weight * scale)
-                continue
-            for text, value in self.postings[column]:
-                rare[text] = rare.get(text, 0.0) + weight * scale * value
-        if common_rows:
-            found = np.dot(np.array(common_weights, np.float32), self.dense[common_rows])
-        else:
-            found = np.zeros(self.size, dtype=np.float32)
-        if rare:
-            found[list(rare)] += list(rare.values())
-        return found
+        columns, unseen = columns[known], tf[~known] * self.unseen_idf
+        values = tf[known] * self.idf[columns]
+        values /= math.sqrt(values @ values + unseen @ unseen)
+        rows = self.dense_row[columns]
+        common = rows >= 0
+        found = values[common].astype(np.float32) @ self.dense[rows[common]]
+        columns, values = columns[~common], values[~common]
+        begins = self.starts[columns]
+        lengths = self.starts[columns + 1] - begins
+        # Where each rare n-gram's texts lie in `rows`, all in one array.
+        positions = np.repeat(begins - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            lengths.sum()
+        )
+        rare = self.weights[positions] * np.repeat(values, lengths)
+        return found + np.bincount(self.rows[positions], rare, minlength=self.size)
 
 
 @dataclass(frozen=True)
@@ -235,7 +231,7 @@ class Similarity:
         give it, in a few matrix products."""
         baselines = np.array([baseline_of(language_of(t)) for t in self.texts], np.float32)
         return self._fused(
-            self.char_grams.among(), self.vectors @ self.vectors.T, baselines[:, None]
+            self.char_grams.among(self.texts), self.vectors @ self.vectors.T, baselines[:, None]
         )
 
     @staticmethod

@@ -3,6 +3,7 @@ must reach, calibrated from the rule set itself (SPEC §4)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,8 +64,9 @@ class ExampleIndex:
     calibrated: float = DEFAULT_THRESHOLD
     confusions: tuple[Confusion, ...] = ()
 
-    @property
+    @functools.cached_property
     def top_priority(self) -> int:
+        """The highest priority of a rule with examples (asked on every message)."""
         return max(rule.priority for rule in self.rules)
 
     def nearest(self, folded: str, language: str | None = None) -> Nearest | None:
@@ -251,7 +253,7 @@ def _calibrate(
     if len(measured) < ENOUGH_MEASURES:
         calibrated = DEFAULT_THRESHOLD
     else:
-        share = float(np.quantile(measured, CALIBRATION_SHARE))
+        share = float(np.sort(measured)[int(CALIBRATION_SHARE * (len(measured) - 1))])
         calibrated = round(min(max(share, LOWEST_THRESHOLD), HIGHEST_THRESHOLD), 3)
     confusions = tuple(
         Confusion(
