@@ -72,6 +72,22 @@ def test_the_help_page_example_is_answered_through_the_procfile_service(
     assert WEBHOOK_TOKEN not in service.log() and API_TOKEN not in service.log()
 
 
+def test_an_example_question_is_answered_by_workers_sharing_the_model_loaded_before_the_fork(
+    start_service: Callable[..., Service], dashly_api: HTTPServer
+) -> None:
+    service = start_service(dashly_env(dashly_api))
+    parts = [
+        lead_part(text, part_id=random.randrange(10**9), conversation=800 + number)
+        for number, text in enumerate(["where is my parcel?", "где моя посылка?"] * 2)
+    ]
+    assert [service.post(form(part)).json()["status"] for part in parts] == ["replied"] * 4
+    requests = wait_for(lambda: len(api_calls(dashly_api)) == 4 and api_calls(dashly_api))
+    bodies = {parse_qs(r.get_data(as_text=True))["body"][0][:20] for r in requests}
+    assert bodies == {"We ship within 1 bus", "Отправляем за 1 рабо"}
+    # `tokenizers` warns (and disables itself) when its thread pool ran before a fork.
+    assert "fork" not in service.log().lower()
+
+
 def test_an_operator_message_is_not_answered(
     start_service: Callable[..., Service], dashly_api: HTTPServer
 ) -> None:
