@@ -162,10 +162,16 @@ def insights_command(context: click.Context, days: int) -> None:
     if context.invoked_subcommand is not None:
         return
     settings = settings_or_exit()
-    handing_over = frozenset(
-        r.id for r in rules_or_exit(settings.rules_dir, settings).rules if r.assign
+    rules = rules_or_exit(settings.rules_dir, settings).rules
+    handing_over = frozenset(r.id for r in rules if r.assign)
+    report = build_insights(
+        open_store(),
+        time.time(),
+        days,
+        settings.timezone,
+        handing_over,
+        tuple(r.id for r in rules),
     )
-    report = build_insights(open_store(), time.time(), days, settings.timezone, handing_over)
     click.echo(
         f"last {days} days: {report.messages} lead messages, {report.answered} answered by a "
         f"rule, {report.unanswered} unanswered, {report.silent} left to a human"
@@ -182,8 +188,12 @@ def insights_command(context: click.Context, days: int) -> None:
     for rule_id, answers, human, again, hands_over in report.results:
         note = "  (hands over on purpose)" if hands_over else ""
         click.echo(f"  {answers:>7} {human:>6} {again:>6}  {rule_id}{note}")
+        for text in report.latest.get(rule_id, ()):
+            click.echo(f"  {'':>21}  answered: {clean(text)}")
     if not report.results:
         click.echo("  (no rule answered)")
+    if report.never_fired:
+        click.echo(f"never answered in these {days} days: {', '.join(report.never_fired)}")
     click.echo("\nunanswered questions, grouped:")
     if not report.groups:
         click.echo("  (none)")

@@ -18,7 +18,6 @@ _BLOCK_TAG = regex.compile(
 _ANY_TAG = regex.compile(r"</?[a-z][^<>]*>", regex.I)
 _ANGLE_BRACKETS = regex.compile(r"[<>]")
 _SPACES = regex.compile(r"\s+")
-_YO = str.maketrans({"ё": "е", "Ё": "Е"})
 _CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
 _CYRILLIC_LETTER = regex.compile(r"[а-яёА-ЯЁ]")
 _LATIN_LETTER = regex.compile(r"[a-zA-Z]")
@@ -78,7 +77,8 @@ def as_written(text: str) -> str:
 
 def read_yo_as_e(text: str) -> str:
     """ё and Ё as е and Е, as matching reads them."""
-    return text.translate(_YO)
+    # Two replaces: str.translate with a table costs ~250x more on Cyrillic text.
+    return text.replace("ё", "е").replace("Ё", "Е")
 
 
 def fold(text: str) -> str:

@@ -13,6 +13,7 @@ import math
 import random
 import sys
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -116,28 +117,48 @@ def kmeans(texts: Sequence[str], k: int, seed: int = 7, rounds: int = 20) -> lis
     return assigned
 
 
-def main() -> None:
-    pairs = labelled()
+def meaning_set() -> list[tuple[str, str]]:
+    """The second set: bench/meaning's examples and held-out questions (660, 33 intents),
+    written before this grouping and not used to tune it."""
+    found = []
+    for path in sorted((Path(__file__).parent / "meaning").glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for intent in data["intent"]:
+            label = f"{path.stem}:{intent['id']}"
+            found += [(text, label) for text in intent["examples"] + intent["held_out"]]
+    return found
+
+
+def table(name: str, pairs: list[tuple[str, str]], baselines: bool) -> None:
     rng = random.Random(1)
     rng.shuffle(pairs)  # the order leads write in, not the set's
     texts = [t for t, _ in pairs]
     labels = [label for _, label in pairs]
     intents = len(set(labels))
-    designs: dict[str, Callable[[Sequence[str]], list[int]]] = {
-        "this project": ours,
-        "before this round": before,
-        f"TF-IDF + k-means (k={intents})": lambda t: kmeans(t, intents),
-    }
-    print(
-        f"grouping quality, {time.strftime('%Y-%m-%d')}, {len(texts)} questions, {intents} intents"
-    )
+    designs: dict[str, Callable[[Sequence[str]], list[int]]] = {"this project": ours}
+    if baselines:
+        designs["before this round"] = before
+        designs[f"TF-IDF + k-means (k={intents})"] = lambda t: kmeans(t, intents)
+    print(f"{name}: {len(texts)} questions, {intents} intents")
     print(f"  {'design':<28} {'ARI':>6} {'top-20 purity':>14} {'in groups >= 3':>15} {'groups':>7}")
-    for name, design in designs.items():
+    for design_name, design in designs.items():
         clusters = design(texts)
         ari, purity, in_threes = scores(labels, clusters)
         print(
-            f"  {name:<28} {ari:>6.3f} {purity:>14.0%} {in_threes:>15.0%} {len(set(clusters)):>7}"
+            f"  {design_name:<28} {ari:>6.3f} {purity:>14.0%} {in_threes:>15.0%} "
+            f"{len(set(clusters)):>7}"
         )
+
+
+def main() -> None:
+    print(f"grouping quality, {time.strftime('%Y-%m-%d')}")
+    own = labelled()
+    table("bench/questions.py (tuned on)", own, baselines=True)
+    kept_apart = meaning_set()
+    table("bench/meaning (kept apart)", kept_apart, baselines=True)
+    for language in ("ru", "en"):
+        part = [(t, label) for t, label in kept_apart if label.startswith(language)]
+        table(f"bench/meaning, {language} only", part, baselines=False)
 
 
 if __name__ == "__main__":

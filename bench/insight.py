@@ -20,6 +20,7 @@ from app import create_app  # noqa: E402
 from app.insight import build_insights, group_questions  # noqa: E402
 from app.store import LeadOutcome  # noqa: E402
 from bench.mix import UNMATCHED  # noqa: E402
+from bench.questions import labelled  # noqa: E402
 
 MESSAGES = 50_000
 TOPICS = [
@@ -77,6 +78,18 @@ def main() -> None:
         started = time.perf_counter()
         group_questions(sample)
         print(f"  grouping {count:,} questions: {time.perf_counter() - started:.2f} s")
+    for count in (2_500, 10_000):
+        sample = distinct_questions(count, random.Random(count))
+        started = time.perf_counter()
+        group_questions(sample)
+        print(f"  grouping {count:,} distinct questions: {time.perf_counter() - started:.2f} s")
+
+
+def distinct_questions(count: int, rng: random.Random) -> list[str]:
+    """Every one different (the generator above repeats 156 texts): bench/questions.py's
+    wordings, each with a detail and a number, as leads add them."""
+    wordings = [text for text, _ in labelled()]
+    return [f"{rng.choice(wordings)} {rng.choice(FILL)} {n}" for n in range(count)]
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.rules": ("app.text", "app.similarity"),
     "app.handling": ("app.rules", "app.store", "app.dashly.parts", "app.text"),
     "app.delivery": ("app.store", "app.rules.templates", "app.dashly.client"),
-    "app.insight": ("app.store", "app.handling.decide", "app.rules", "app.text"),
+    "app.insight": ("app.store", "app.handling.decide", "app.rules", "app.text", "app.similarity"),
     "app.web": ("app.handling", "app.insight", "app.rules", "app.store", "app.dashly.parts"),
     "app.cli": ("app.settings", "app.rules", "app.store", "app.insight", "app.handling"),
     "app.grouping": ("app.insight.grouping",),

@@ -19,7 +19,7 @@ from app.handling.decide import (
 )
 from app.rules.live import LiveRules
 from app.store import ConversationMemory, LeadOutcome, Store
-from app.text import echo_key, normalise
+from app.text import as_written, echo_key, normalise
 
 # Longer messages are cut: the start says what they are about.
 MAX_KEPT_TEXT = 1000
@@ -75,7 +75,7 @@ class Handler:
                 typing_seconds=self.typing_seconds,
             )
             decisions.append(decision)
-            return self._outcome(decision, normalised, part.sent_via)
+            return self._outcome(decision, part.body, part.sent_via)
 
         may_answer = bool(matches or fallbacks)
         outcome = self.store.record_lead_message(
@@ -87,13 +87,14 @@ class Handler:
             self.wake_delivery()
         return decisions[-1]
 
-    def _outcome(self, decision: Decision, normalised: str, sent_via: str) -> LeadOutcome:
+    def _outcome(self, decision: Decision, body: str, sent_via: str) -> LeadOutcome:
         """The insight record. The text of a message a rule or nobody answered is kept while
-        retention allows: unanswered ones are what the owner may want a rule for, and replay
-        runs edited rules over both."""
+        retention allows, as the lead wrote it (markup removed; /admin shows it so):
+        unanswered ones are what the owner may want a rule for, and replay runs edited rules
+        over both."""
         fallback = decision.match is not None and decision.match.rule.fallback
         considered = decision.status in (REPLIED, NO_MATCH)
-        text = normalised[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
+        text = as_written(body)[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
         return LeadOutcome(
             status=decision.status,
             rule_id=decision.rule_id,

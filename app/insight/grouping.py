@@ -4,14 +4,16 @@ drafting a rule for a group. Pure: texts in, groups out."""
 from __future__ import annotations
 
 import json
-import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import islice
+from dataclasses import dataclass
 
-from app.rules.model import WORD
-from app.text import fold, normalise, stem
+import numpy as np
+
+from app.rules.model import DRAFT_ANSWER, WORD
+from app.similarity import meaning_vectors
+from app.text import fold, normalise
 
 # Words that say nothing about what a question is about.
 _STOPWORD_TEXT = """
@@ -23,25 +25,25 @@ _STOPWORD_TEXT = """
     и в во на с со к ко по за из у о об от до для не ни но а же ли бы что как где когда
     это этот эта эти тот та то те я мы вы ты он она они мой моя мое наш ваш ваша можно
     нужно есть был была было были будет если или уже еще ещё там тут здесь вот да нет
-    пожалуйста спасибо привет здравствуйте скажите подскажите"""
+    пожалуйста спасибо привет здравствуйте скажите подскажите вас вам нас нам мне меня
+    какой какая какие какое"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# A message joins the group whose telling words it shares most, weighted by how rare each
-# word is (IDF), if the share is at least this; a left-over message of its own then joins a
-# group at the lower MERGE share.
-SIMILAR = 0.45
-MERGE = 0.3
-# Only groups sharing one of a message's this many rarest stems are compared with it: the cost
-# per message is bounded, where comparing with every group made grouping quadratic.
-CANDIDATE_STEMS = 4
-# ...and of those, at most this many groups per stem (the latest): text without real topics
-# would otherwise make every stem's list of groups grow with the number of messages.
-GROUPS_PER_STEM = 8
-STEM_LETTERS = 6
+# Grouping by meaning (app.similarity's vectors), in two steps. First each question joins the
+# nearest of the groups so far if it is at least this similar (else starts one): many small,
+# tight groups, found in one pass compared with a bounded number of groups each...
+TIGHT = 0.5
+# ...of which the multi-question groups and the latest this many.
+RECENT_GROUPS = 1000
+# Then groups merge, mutually nearest pairs at a time, while the average similarity of their
+# questions (average linkage) is at least this.
+MERGE = 0.25
+_CHUNK = 256
 
 
 @dataclass(frozen=True)
 class QuestionGroup:
-    """Messages that ask the same thing: how many, one example, and their telling words."""
+    """Messages that ask the same thing: how many, the most typical one, their telling words,
+    and the texts, most typical first."""
 
     count: int
     example: str
@@ -54,111 +56,110 @@ def key_words(text: str) -> list[str]:
     return [w for w in WORD.findall(fold(normalise(text))) if w not in STOPWORDS and len(w) > 1]
 
 
-def stems(words: Iterable[str]) -> frozenset[str]:
-    """A message's features: each word's stem, cut to STEM_LETTERS, so that words a stemmer
-    keeps apart ("студенческая", "студентов") still meet."""
-    return frozenset(stem(word)[:STEM_LETTERS] for word in words)
-
-
-@dataclass
-class _Group:
-    members: list[int] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def core(self) -> set[str]:
-        """The stems at least half its members have."""
-        size = len(self.members)
-        return {s for s, n in self.counts.items() if n * 2 >= size}
-
-
-class _Grouper:
-    """One pass over the messages with an inverted index from stem to the groups whose core
-    has it: near-linear in the number of messages."""
-
-    def __init__(self, signatures: list[frozenset[str]]) -> None:
-        self.signatures = signatures
-        frequency = Counter(s for signature in signatures for s in signature)
-        total = len(signatures) + 1
-        self.idf = {s: math.log(total / count) + 0.1 for s, count in frequency.items()}
-        self.groups: list[_Group] = []
-        # stem -> groups whose core has it, in the order they gained it (a dict keeps order)
-        self.index: dict[str, dict[int, None]] = {}
-        self.cores: list[set[str]] = []
-
-    def score(self, signature: frozenset[str], core: set[str]) -> float:
-        shared = sum(self.idf[s] for s in signature & core)
-        every = sum(self.idf[s] for s in signature | core)
-        return shared / every if every else 0.0
-
-    def best(self, signature: frozenset[str]) -> tuple[int | None, float]:
-        rarest = sorted(signature, key=lambda s: (-self.idf[s], s))[:CANDIDATE_STEMS]
-        candidates: set[int] = set()
-        for s in rarest:  # the latest groups of each stem: a bounded number, however many
-            candidates.update(islice(reversed(self.index.get(s, {})), GROUPS_PER_STEM))
-        scored = ((self.score(signature, self.cores[g]), -g) for g in candidates)
-        score, group = max(scored, default=(0.0, 1))
-        return (-group if candidates else None), score
-
-    def add(self, member: int, group: int | None) -> int:
-        if group is None:
-            self.groups.append(_Group())
-            self.cores.append(set())
-            group = len(self.groups) - 1
-        target = self.groups[group]
-        target.members.append(member)
-        target.counts.update(self.signatures[member])
-        old, new = self.cores[group], target.core()
-        for s in old - new:
-            self.index[s].pop(group, None)
-        for s in new - old:
-            self.index.setdefault(s, {})[group] = None
-        self.cores[group] = new
-        return group
-
-    def run(self) -> list[list[int]]:
-        placed: list[int] = []
-        for member, signature in enumerate(self.signatures):
-            group, score = self.best(signature)
-            placed.append(self.add(member, group if score >= SIMILAR else None))
-        return self.merge_loners(placed)
-
-    def merge_loners(self, placed: list[int]) -> list[list[int]]:
-        """A message left alone joins the group it is closest to, at the lower MERGE share."""
-        final = [list(g.members) for g in self.groups]
-        for group, members in enumerate(final):
-            if len(members) != 1:
-                continue
-            member = members[0]
-            self.index_without(group)
-            target, score = self.best(self.signatures[member])
-            if target is not None and score >= MERGE and len(final[target]) > 1:
-                final[target].append(member)
-                final[group] = []
-        return [members for members in final if members]
-
-    def index_without(self, group: int) -> None:
-        for s in self.cores[group]:
-            self.index[s].pop(group, None)
-
-
 def group_questions(texts: Sequence[str]) -> list[QuestionGroup]:
     """Groups, largest first; every text is in exactly one group."""
-    words = [frozenset(key_words(text)) for text in texts]  # once per text: normalising costs
-    members = _Grouper([stems(found) for found in words]).run()
-    groups = [_group([(texts[i], words[i]) for i in sorted(group)]) for group in members]
+    of_text: dict[str, list[str]] = {}  # a question as compared -> the texts that ask it
+    for text in texts:
+        of_text.setdefault(fold(normalise(text)), []).append(text)
+    distinct = list(of_text)
+    if not distinct:
+        return []
+    vectors = meaning_vectors(distinct)
+    labels = _merged(vectors, _tight_groups(vectors))
+    groups = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        centre = vectors[rows].sum(axis=0)
+        typical = rows[np.argsort(-(vectors[rows] @ centre), kind="stable")]
+        members = [text for row in typical for text in of_text[distinct[row]]]
+        groups.append(_group(members, [distinct[row] for row in typical]))
     return sorted(groups, key=lambda g: (-g.count, g.example))
 
 
-def _group(members: list[tuple[str, frozenset[str]]]) -> QuestionGroup:
+def _tight_groups(vectors: np.ndarray) -> np.ndarray:
+    """One pass, a chunk of questions at a time (a matrix product per chunk): each joins the
+    most similar group at TIGHT or more, among the multi-question groups and the latest
+    RECENT_GROUPS (so the cost per question is bounded), or one started earlier in its chunk."""
+    sums = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    sizes = np.zeros(0, dtype=np.int64)
+    labels = np.zeros(len(vectors), dtype=np.int64)
+    for begin in range(0, len(vectors), _CHUNK):
+        rows = vectors[begin : begin + _CHUNK]
+        known = np.flatnonzero((sizes >= 2) | (np.arange(len(sums)) >= len(sums) - RECENT_GROUPS))
+        centres = sums[known] / np.linalg.norm(sums[known], axis=1, keepdims=True)
+        to_groups = rows @ centres.T
+        within = rows @ rows.T
+        started: list[int] = []  # rows of this chunk that started a group
+        for row in range(len(rows)):
+            label, best = -1, TIGHT
+            if len(known):
+                nearest = int(np.argmax(to_groups[row]))
+                if to_groups[row, nearest] >= best:
+                    label, best = int(known[nearest]), float(to_groups[row, nearest])
+            for first in started:
+                if within[row, first] >= best:
+                    label, best = int(labels[begin + first]), float(within[row, first])
+            if label < 0:
+                label = len(sums) + len(started)
+                started.append(row)
+            labels[begin + row] = label
+        grown = len(sums) + len(started)
+        sums = np.vstack([sums, np.zeros((len(started), sums.shape[1]), np.float32)])
+        sums += sum_by(labels[begin : begin + len(rows)], rows, grown)
+        sizes = np.bincount(labels[: begin + len(rows)], minlength=grown)
+    return labels
+
+
+def sum_by(labels: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    """The sum of the rows of each label (0 to count - 1), by sorting: np.add.at is slow."""
+    order = np.argsort(labels, kind="stable")
+    present, starts = np.unique(labels[order], return_index=True)
+    found = np.zeros((count, rows.shape[1]), dtype=rows.dtype)
+    found[present] = np.add.reduceat(rows[order], starts, axis=0)
+    return found
+
+
+def _merged(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Average linkage over the tight groups: in each round every pair of groups that are each
+    other's nearest, at MERGE or more, becomes one. A group's similarity to another is the
+    mean similarity of their questions: the dot product of their vector sums over the sizes."""
+    count = int(labels.max()) + 1
+    sums = sum_by(labels, vectors, count).astype(np.float64)
+    sizes = np.bincount(labels, minlength=count).astype(np.float64)
+    target = np.arange(count)  # each tight group's final group
+    alive = np.arange(count)
+    while len(alive) > 1:
+        linkage = (sums[alive] @ sums[alive].T) / np.outer(sizes[alive], sizes[alive])
+        np.fill_diagonal(linkage, -np.inf)
+        nearest = linkage.argmax(axis=1)
+        positions = np.arange(len(alive))
+        pairs = (
+            (nearest[nearest] == positions)
+            & (positions < nearest)
+            & (linkage[positions, nearest] >= MERGE)
+        )
+        if not pairs.any():
+            break
+        kept, gone = alive[positions[pairs]], alive[nearest[pairs]]
+        sums[kept] += sums[gone]
+        sizes[kept] += sizes[gone]
+        sizes[gone] = 0
+        target[gone] = kept
+        alive = alive[sizes[alive] > 0]
+    # Follow each merge to its end (a group merged into one that merged again).
+    while not np.array_equal(target[target], target):
+        target = target[target]
+    return target[labels]
+
+
+def _group(members: list[str], folded: list[str]) -> QuestionGroup:
+    """A group from its texts, most typical first: that one is its example. Its telling
+    words: those at least half its distinct questions have."""
     counts: Counter[str] = Counter()
-    for _, found in members:
-        counts.update(found)
-    words = tuple(w for w, n in counts.most_common(5) if n * 2 >= len(members))
-    telling = set(words)
-    # The example is the shortest message that has the most of the group's words.
-    example = min(members, key=lambda m: (-len(m[1] & telling), len(m[0]), m[0]))[0]
-    texts = tuple(text for text, _ in members)
-    return QuestionGroup(count=len(texts), example=example, words=words, texts=texts)
+    for text in folded:
+        counts.update({w for w in WORD.findall(text) if w not in STOPWORDS and len(w) > 1})
+    words = tuple(w for w, n in counts.most_common(5) if n * 2 >= len(folded))
+    return QuestionGroup(count=len(members), example=members[0], words=words, texts=tuple(members))
 
 
 def draft_rule(group: QuestionGroup, taken_ids: Iterable[str] = ()) -> str:
@@ -177,9 +178,22 @@ def draft_rules(groups: Iterable[QuestionGroup], taken_ids: Iterable[str] = ()) 
     return "\n\n".join(drafts)
 
 
+# Russian letters in Latin ones, so that an id made of a group's words is valid.
+_SPELT = "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya"
+_LATIN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя", _SPELT.split(" "), strict=True))
+
+
+def transliterated(word: str) -> str:
+    """A word in Latin letters, digits and "-" only (Cyrillic spelt out, other letters
+    without their accents, anything else dropped)."""
+    spelt = "".join(_LATIN.get(ch, ch) for ch in word.lower()).replace("-", "")
+    plain = unicodedata.normalize("NFKD", spelt).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain if ch.isalnum())
+
+
 def _free_id(group: QuestionGroup, taken: set[str]) -> str:
-    base = "-".join(group.words[:2]) or "question"
-    base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base)[:40]
+    words = [transliterated(word) for word in group.words[:2]]
+    base = "-".join(word for word in words if word)[:40] or "question"
     rule_id, number = f"draft-{base}", 2
     while rule_id in taken:
         rule_id, number = f"draft-{base}-{number}", number + 1
@@ -187,14 +201,17 @@ def _free_id(group: QuestionGroup, taken: set[str]) -> str:
 
 
 def _rule_toml(group: QuestionGroup, rule_id: str) -> str:
-    phrases = list(group.words[:3]) or [fold(normalise(group.example))[:40]]
+    """The group's most typical questions (each wording once) as the rule's examples, and an
+    answer marked as a draft: the rule loads, with a warning, and answers no lead until the
+    owner writes its answer."""
+    examples = list(dict.fromkeys(" ".join(text.split())[:200] for text in group.texts))
+    listed = ",\n".join(f"  {json.dumps(text, ensure_ascii=False)}" for text in examples[:10])
     return "\n".join(
         [
             "[[rule]]",
-            f"id = {json.dumps(rule_id, ensure_ascii=False)}",
-            f"# {group.count} unanswered, e.g. "
-            + json.dumps(group.example[:80], ensure_ascii=False).replace("\n", " "),
-            "phrases = [" + ", ".join(json.dumps(p, ensure_ascii=False) for p in phrases) + "]",
-            'answer = "Write the answer here."',
+            f"id = {json.dumps(rule_id)}",
+            f"# {group.count} unanswered",
+            f"examples = [\n{listed},\n]",
+            f"answer = {json.dumps(DRAFT_ANSWER)}",
         ]
     )

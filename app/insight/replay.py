@@ -14,6 +14,7 @@ from app.handling.decide import NO_MATCH, REPLIED
 from app.rules.building import build_rule_set
 from app.rules.matching import RuleSet
 from app.rules.reading import load_rules
+from app.text import normalise
 
 EXAMPLES = 3
 
@@ -46,7 +47,8 @@ def replay(
         now = next(
             (
                 m.rule.id
-                for m in rules.iter_matches_normalised(text, when)
+                # Stored as the lead wrote it (read as matching reads it here).
+                for m in rules.iter_matches_normalised(normalise(text), when)
                 if m.rule.answers_on(sent_via)
             ),
             None,
@@ -76,5 +78,9 @@ def with_draft(current: RuleSet, draft_folder: Path) -> RuleSet:
     # File order: the current rules, then the draft (priorities still come first).
     merged = sorted(kept, key=lambda rule: rule.order) + list(draft.rules)
     return build_rule_set(
-        merged, [*current.files, *draft.files], current.timezone, current.min_similarity
+        merged,
+        [*current.files, *draft.files],
+        current.timezone,
+        current.min_similarity,
+        with_drafts=True,
     )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +13,10 @@ from app.insight.grouping import QuestionGroup, group_questions
 from app.store import Store
 
 CHART_DAYS = 14
-# The grouping looks at the latest this many unanswered texts: it stays well under a second.
-GROUPED_AT_MOST = 5000
+# Each rule's latest this many answered questions are shown beside it.
+LATEST_PER_RULE = 3
+# The grouping looks at the latest this many unanswered texts: about a second when all differ.
+GROUPED_AT_MOST = 3000
 # An answer "settled it" when, this long after it, no human wrote and the lead did not write
 # again with something no rule answered.
 SETTLED_SECONDS = 3600
@@ -37,13 +39,23 @@ class Insights:
     # Per rule: (id, answers, a human still wrote within the hour, the lead wrote again
     # unanswered within the hour, the rule hands over on purpose), the answers to rewrite first.
     results: tuple[tuple[str, int, int, int, bool], ...] = ()
+    # Per rule, the latest questions it answered (latest first), and the rules that did not
+    # answer at all in the period.
+    latest: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    never_fired: tuple[str, ...] = ()
 
 
 def build_insights(
-    store: Store, now: float, days: int, zone: ZoneInfo, handing_over: frozenset[str] = frozenset()
+    store: Store,
+    now: float,
+    days: int,
+    zone: ZoneInfo,
+    handing_over: frozenset[str] = frozenset(),
+    rule_ids: tuple[str, ...] = (),
 ) -> Insights:
     """The figures, counted by the database; the grouping covers the latest GROUPED_AT_MOST
-    unanswered texts (a bounded time, whatever the window holds)."""
+    unanswered texts (a bounded time, whatever the window holds). `rule_ids`: the rules in
+    force, those that never answered in the period are listed apart."""
     since = now - days * 86400
     counts = store.outcome_counts(since)
     hits: Counter[str] = Counter()
@@ -62,7 +74,9 @@ def build_insights(
         groups=tuple(group_questions(texts)),
         daily=daily_counts(store, now, zone),
         grouped=len(texts),
-        results=rule_results(store, since, handing_over),
+        results=(results := rule_results(store, since, handing_over)),
+        latest=store.latest_answered(since, LATEST_PER_RULE),
+        never_fired=tuple(r for r in rule_ids if r not in {row[0] for row in results}),
     )
 
 

@@ -17,16 +17,20 @@ def build_rule_set(
     files: list[str],
     default_timezone: ZoneInfo,
     min_similarity: float | None = None,
+    with_drafts: bool = False,
 ) -> RuleSet:
     """Order rules (priority, then file order) and build the word, pattern and example
-    indexes; `min_similarity` is MATCH_MIN_SIMILARITY (None: calibrated)."""
+    indexes; `min_similarity` is MATCH_MIN_SIMILARITY (None: calibrated). Draft rules (their
+    answer still marked) are left out of every index, so they answer nothing, unless
+    `with_drafts` (a replay, to see what a draft would answer)."""
     ordered = sorted(rules, key=lambda r: -r.priority)  # sorted() is stable: file order stays
     ordered = [replace(rule, order=order) for order, rule in enumerate(ordered)]
     index: dict[str, list[tuple[int, Phrase]]] = {}
     form_index: dict[str, list[tuple[int, Phrase]]] = {}
     needs: dict[int, list[str]] = {}
     always: set[int] = set()
-    for rule in ordered:
+    answering = [rule for rule in ordered if with_drafts or not rule.draft]
+    for rule in answering:
         if rule.fallback:
             continue
         for phrase in rule.phrases:
@@ -51,10 +55,10 @@ def build_rule_set(
         form_index={key: tuple(entries) for key, entries in form_index.items()},
         pattern_index=_pattern_index(needs, always),
         always_scanned=frozenset(always),
-        fallbacks=tuple(r for r in ordered if r.fallback),
+        fallbacks=tuple(r for r in answering if r.fallback),
         by_language=any(r.languages for r in ordered),
         min_similarity=min_similarity,
-        examples=build_example_index([r for r in ordered if not r.fallback], min_similarity),
+        examples=build_example_index([r for r in answering if not r.fallback], min_similarity),
     )
 
 

@@ -22,6 +22,13 @@ TYPO_MIN_LETTERS = 5
 FORM_MIN_LETTERS = 3
 
 
+# An answer that begins so marks a draft (as /admin and `flask insights` write them): the rule
+# loads, `rules check` warns, and it answers no lead until its answer is written; replaying a
+# draft shows what it would answer.
+DRAFT_MARK = "[draft]"
+DRAFT_ANSWER = f"{DRAFT_MARK} Write the answer here, then remove this mark."
+
+
 class RulesError(ValueError):
     """Rule files that cannot be used; `str()` has one `file:line: message` line per problem."""
 
@@ -115,6 +122,11 @@ class Rule:
     # set's threshold).
     examples: tuple[str, ...] = ()
     min_similarity: float | None = None
+
+    @property
+    def draft(self) -> bool:
+        """Whether an answer still carries the draft mark: the rule answers no lead yet."""
+        return any(answer.source.startswith(DRAFT_MARK) for answer in self.answers)
 
     def speaks(self, language: str | None) -> bool:
         """Whether the rule answers a message in `language` (None: told by no letters)."""

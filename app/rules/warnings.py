@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.rules.hours import MINUTES_PER_DAY, HourRange
 from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
-from app.rules.model import Rule
+from app.rules.model import DRAFT_MARK, Rule
 
 
 def rule_warnings(rules: RuleSet) -> list[str]:
@@ -15,7 +15,17 @@ def rule_warnings(rules: RuleSet) -> list[str]:
         + hours_that_never_occur(rules)
         + unknown_channels(rules)
         + confused_examples(rules)
+        + drafts(rules)
     )
+
+
+def drafts(rules: RuleSet) -> list[str]:
+    return [
+        f"{rule.source}: warning: rule {rule.id!r} is a draft: its answer still begins with "
+        f"{DRAFT_MARK!r}, so it answers no lead until you write the answer"
+        for rule in rules.rules
+        if rule.draft
+    ]
 
 
 def confused_examples(rules: RuleSet) -> list[str]:

@@ -37,9 +37,10 @@ class InsightQueries(Database):
         return {int(day): (int(answered), int(unanswered)) for day, answered, unanswered in rows}
 
     def rule_results(self, since: float, within: float) -> list[tuple[str, int, int, int]]:
-        """Per rule that answered since `since`: (rule id, answers, answers after which a human
-        operator still wrote in that conversation within `within` seconds, answers after which
-        the lead wrote again within `within` seconds with something no rule answered)."""
+        """Per rule that answered since `since`, fallbacks too: (rule id, answers, answers after
+        which a human operator still wrote in that conversation within `within` seconds,
+        answers after which the lead wrote again within `within` seconds with something no
+        rule answered)."""
         rows = self._read(
             "SELECT m.rule_id, COUNT(*), "
             "SUM(CASE WHEN EXISTS (SELECT 1 FROM handled_parts AS h "
@@ -50,12 +51,28 @@ class InsightQueries(Database):
             f"AND l.received_at <= m.received_at + ? AND {_LATER_UNANSWERED}) "
             "THEN 1 ELSE 0 END) "
             "FROM lead_messages AS m WHERE m.received_at >= ? AND m.status = 'replied' "
-            "AND m.fallback = 0 AND m.rule_id IS NOT NULL GROUP BY m.rule_id",
+            "AND m.rule_id IS NOT NULL GROUP BY m.rule_id",
             within,
             within,
             since,
         )
         return [(rule, int(n), int(human or 0), int(again or 0)) for rule, n, human, again in rows]
+
+    def latest_answered(self, since: float, per_rule: int) -> dict[str, tuple[str, ...]]:
+        """Per rule, the texts of the latest `per_rule` messages it answered since `since`
+        (those whose text is kept), latest first: so that a wrong answer shows."""
+        rows = self._read(
+            "SELECT rule_id, text FROM (SELECT rule_id, text, ROW_NUMBER() OVER "
+            "(PARTITION BY rule_id ORDER BY received_at DESC) AS n FROM lead_messages "
+            "WHERE received_at >= ? AND status = 'replied' AND rule_id IS NOT NULL "
+            "AND text IS NOT NULL) AS latest WHERE n <= ? ORDER BY rule_id, n",
+            since,
+            per_rule,
+        )
+        found: dict[str, tuple[str, ...]] = {}
+        for rule, text in rows:
+            found[rule] = (*found.get(rule, ()), text)
+        return found
 
     def unanswered_texts(self, since: float, limit: int = 1_000_000) -> list[str]:
         """The stored texts no rule answered, the latest `limit` of them, oldest first."""

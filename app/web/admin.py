@@ -78,7 +78,8 @@ def cached_report(days: int) -> tuple[Any, float]:
         return cache[days]
     state = runtime()
     handing_over = frozenset(r.id for r in state.rules.current.rules if r.assign)
-    report = build_insights(state.store, now, days, state.settings.timezone, handing_over)
+    rule_ids = tuple(rule.id for rule in state.rules.current.rules)
+    report = build_insights(state.store, now, days, state.settings.timezone, handing_over, rule_ids)
     cache[days] = (report, now)
     return cache[days]
 

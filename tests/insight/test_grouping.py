@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
-from app.grouping import draft_rule, group_questions
+from app.grouping import draft_rule, draft_rules, group_questions
+from app.insight.replay import with_draft
+from app.rules import load_rules
+from app.rules.warnings import rule_warnings
 
 QUESTIONS = [
     "Do you have a student discount?",
@@ -40,14 +44,59 @@ def test_questions_in_other_words_or_order_fall_into_one_group() -> None:
     assert by_example["the app crashes when I open settings"].count == 1
 
 
-def test_a_drafted_rule_is_valid_toml_with_the_groups_words() -> None:
+def test_the_owners_teapot_questions_fall_into_one_group() -> None:
+    asked = ["у вас есть чайники?", "Чайники продаете?", "есть чайник для пуэра?"]
+    groups = group_questions([*asked, "Где мой заказ?", "заказ не пришел", "hello"])
+    assert sorted(groups[0].texts) == sorted(asked)
+
+
+def test_texts_are_kept_as_written_and_the_most_typical_comes_first() -> None:
+    groups = group_questions(["Где мой заказ?", "ГДЕ МОЙ ЗАКАЗ?", "где мой заказ", "Ёлка есть?"])
+    orders = next(g for g in groups if g.count == 3)
+    assert set(orders.texts) == {"Где мой заказ?", "ГДЕ МОЙ ЗАКАЗ?", "где мой заказ"}
+    assert any(g.texts == ("Ёлка есть?",) for g in groups)
+
+
+def test_a_drafted_rule_has_the_groups_questions_as_examples_and_a_marked_answer() -> None:
     group = next(g for g in group_questions(QUESTIONS) if g.count == 4)
-    draft = draft_rule(group, taken_ids={"draft-discount-student"})
-    rule = tomllib.loads(draft)["rule"][0]
-    assert rule["id"].startswith("draft-")
-    assert rule["id"] != "draft-discount-student"
-    assert "discount" in rule["phrases"]
-    assert rule["answer"]
+    first = tomllib.loads(draft_rule(group))["rule"][0]["id"]
+    rule = tomllib.loads(draft_rule(group, taken_ids={first}))["rule"][0]
+    assert first.startswith("draft-discount") and rule["id"] == f"{first}-2"
+    assert sorted(rule["examples"]) == sorted(group.texts)
+    assert "phrases" not in rule
+    assert rule["answer"].startswith("[draft]")
+
+
+def test_a_pasted_russian_draft_loads_warns_and_answers_no_lead_until_written(
+    tmp_path: Path,
+) -> None:
+    asked = ["у вас есть чайники?", "Чайники продаете?", "есть чайник для пуэра?"]
+    draft = draft_rules(group_questions(asked))
+    assert 'id = "draft-chayniki' in draft
+    (tmp_path / "draft.toml").write_text(draft, encoding="utf-8")
+    rules = load_rules(tmp_path)
+    assert [rule.id for rule in rules.rules if rule.draft] == [rules.rules[0].id]
+    assert rules.match("а чайники у вас есть?") is None
+    assert any("is a draft" in warning for warning in rule_warnings(rules))
+    written = draft.replace("[draft] Write the answer here, then remove this mark.", "Есть!")
+    (tmp_path / "draft.toml").write_text(written, encoding="utf-8")
+    found = load_rules(tmp_path).match("а чайники у вас есть?")
+    assert found is not None and found.rule.id.startswith("draft-chayniki")
+
+
+def test_a_draft_counts_when_replayed(tmp_path: Path) -> None:
+    (tmp_path / "current").mkdir()
+    (tmp_path / "current" / "rules.toml").write_text(
+        '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi!"\n', encoding="utf-8"
+    )
+    (tmp_path / "draft").mkdir()
+    (tmp_path / "draft" / "draft.toml").write_text(
+        draft_rules(group_questions(["у вас есть чайники?", "Чайники продаете?"])),
+        encoding="utf-8",
+    )
+    replayed = with_draft(load_rules(tmp_path / "current"), tmp_path / "draft")
+    found = replayed.match("чайники есть?")
+    assert found is not None and found.rule.draft
 
 
 def test_quotes_and_markup_in_an_example_stay_inside_the_toml_string() -> None:

@@ -114,6 +114,35 @@ def test_the_page_shows_figures_groups_dead_replies_and_no_secret(admin: FlaskCl
     assert "<svg" in page and page.count("<rect") == 28
 
 
+def test_each_rule_shows_what_it_answered_fallbacks_too_and_silent_rules_apart(
+    admin: FlaskClient,
+) -> None:
+    page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
+    results = page[
+        page.index('<table id="rule-results">') : page.index(
+            "</table>", page.index('<table id="rule-results">')
+        )
+    ]
+    assert "<td>greeting" in results and "<q>hello</q>" in results
+    # A fallback (the daytime one or the out-of-office one, by the hour) is counted too.
+    fallback = re.search(r"<td>(fallback|out-of-office)</td>", results)
+    assert fallback is not None and "<q>what is your refund policy</q>" in results
+    never = re.search(r'<p id="never-fired">Never answered in this period: (.*?)</p>', page)
+    silent = set(never.group(1).split(", "))
+    assert "human" in silent and "greeting" not in silent and fallback.group(1) not in silent
+
+
+def test_texts_show_as_the_lead_wrote_them(make_app: Callable[..., Flask]) -> None:
+    app = make_app(ADMIN_PASSWORD=PASSWORD)
+    client = app.test_client()
+    for number, text in enumerate(["Ёлки-палки, где ваш склад?", "ЁЖИК в <b>тумане</b>"]):
+        part = lead_part(text, part_id=7000 + number, conversation=700 + number)
+        assert client.post("/webhooks/dashly", data=webhook_form(part)).status_code == 200
+    page = client.get("/admin", headers=AUTH).get_data(as_text=True)
+    assert "Ёлки-палки, где ваш склад?" in page and "ЁЖИК в тумане" in page
+    assert "Елки" not in page and "ЕЖИК" not in page
+
+
 def test_lead_text_is_escaped(admin: FlaskClient, admin_app: Flask) -> None:
     # Entities are unescaped by normalisation, so the stored text holds a real <script> tag.
     body = "&lt;script&gt;alert(1)&lt;/script&gt; zebra crossing"
@@ -159,7 +188,9 @@ def test_draft_rules_for_chosen_groups(admin: FlaskClient) -> None:
     ).get_data(as_text=True)
     drafted = html.unescape(re.search(r'<pre id="drafts">(.*?)</pre>', page, re.S).group(1))
     rule = tomllib.loads(drafted)["rule"][0]
-    assert "discount" in rule["phrases"]
+    assert "phrases" not in rule
+    assert any("discount" in example.lower() for example in rule["examples"])
+    assert rule["answer"].startswith("[draft]")
 
 
 def test_send_again_requeues_a_dead_reply_and_delivers_it(

@@ -36,7 +36,7 @@ from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 # Character n-grams of 2 to 5 letters.
-_SHORTEST, _LONGEST = 2, 5
+SHORTEST, LONGEST = 2, 5
 _WORD = re.compile(r"[^\W_]+")
 # N-grams in at least this many of the fitted texts (and this share) are kept densely.
 _COMMON_TEXTS, _COMMON_SHARE = 64, 1 / 8
@@ -65,7 +65,7 @@ def grams(folded: str) -> Counter[str]:
         found += [
             padded[i:j]
             for i in range(end - 1)
-            for j in range(i + _SHORTEST, min(i + _LONGEST, end) + 1)
+            for j in range(i + SHORTEST, min(i + LONGEST, end) + 1)
         ]
     return Counter(found)
 
