@@ -31,6 +31,10 @@ $(STAMP): pyproject.toml uv.lock .python-version $(UV) | check-python
 # Serves the example rules on http://127.0.0.1:$PORT (5000). Without DASHLY_API_TOKEN it is a
 # dry run; without DASHLY_WEBHOOK_TOKEN it accepts the development token it prints.
 run: $(STAMP)
+	@$(BIN)/python -c 'import socket, sys; port = int(sys.argv[1]); s = socket.socket(); \
+	s.bind(("127.0.0.1", port))' $${PORT:-5000} 2>/dev/null || { \
+		echo "Port $${PORT:-5000} is taken (another make run?). Serve on another one: PORT=5001 make run"; \
+		exit 1; }
 	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} app.wsgi:app
 

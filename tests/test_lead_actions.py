@@ -18,7 +18,10 @@ from tests.conftest import API_TOKEN, form_of, lead_part, wait_for, webhook_form
 RULES = """
 [[rule]]
 id = "contact"
-patterns = ['(?P<email>[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)*\\.[a-z]{2,})']
+patterns = [
+  '(?P<email>[\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)*\\.[a-z]{2,})',
+  '(?P<phone>\\+\\d{11})',
+]
 answer = "Thanks, {{ lead.name | default('there') }}!"
 props = { "$email" = "{{ match.email }}", "$phone" = "{{ match.phone }}", "topic" = "contact" }
 event = "bot: contact left"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,7 +105,19 @@ def parse_hours(value: str | list[str]) -> tuple[HourRange, ...]:
     items = [value] if isinstance(value, str) else value
     if not items:
         raise HoursError("needs at least one range")
+    # Dashes as word processors write them ("mon–fri 10:00–19:00") are the hyphen meant.
+    items = [item.replace("\u2013", "-").replace("\u2014", "-") for item in items]
+    for item in items:
+        several = [part.strip() for part in _SEPARATORS.split(item) if part.strip()]
+        if len(several) > 1:
+            listed = ", ".join(f'"{part}"' for part in several)
+            raise HoursError(f"{item!r} holds several ranges: write them as a list, [{listed}]")
     return tuple(parse_range(item) for item in items)
+
+
+# Between ranges written in one string, after a range's end time: a comma, a semicolon, "and",
+# "и" (a comma between days, "mon,wed 10:00-12:00", stays).
+_SEPARATORS = re.compile(r"(?<=\d)\s*(?:[,;]|\band\b|\bи\b)\s*")
 
 
 def is_within(ranges: tuple[HourRange, ...], local: datetime) -> bool:

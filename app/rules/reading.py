@@ -63,7 +63,8 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
         position = _TOML_POSITION.search(message)
         last_line = str(len(text.splitlines()) or 1)
         line = (position.group(1) or last_line) if position else "1"
-        problems.append(f"{path}:{line}: TOML syntax: {_TOML_POSITION.sub('', message).strip()}")
+        said = _TOML_POSITION.sub("", message).strip()
+        problems.append(f"{path}:{line}: {in_plain_words(said, text, int(line))}")
         return []
     for key in document:
         if key != "rule":
@@ -85,6 +86,41 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
         if rule is not None:
             rules.append(rule)
     return rules
+
+
+# What tomllib says, and what the owner most likely did and how to fix it.
+_PLAIN_WORDS = (
+    (
+        "Unescaped '\\' in a string",
+        "a backslash in double quotes starts an escape (\\n, \\t); write patterns in single "
+        "quotes, where a backslash stays as written: '\\s+'",
+    ),
+    (
+        "Cannot declare ('rule',) twice",
+        "[rule] appears twice: write every rule as [[rule]], with two brackets",
+    ),
+    ("Cannot overwrite a value", "a key is set twice in one rule: keep one"),
+    ("Cannot declare", "a table is declared twice: write every rule as [[rule]]"),
+    ("Unterminated string", "a string is not closed: add the closing quote"),
+    ("Illegal character '\\n'", "a string is not closed on its line: add the closing quote"),
+)
+_CURLY_QUOTES = "\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
+
+
+def in_plain_words(said: str, text: str, line: int) -> str:
+    """A TOML syntax error as the owner can act on it, with TOML's own words after."""
+    lines = text.splitlines()
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    curly = [ch for ch in here if ch in _CURLY_QUOTES]
+    if curly:
+        return (
+            f"{curly[0]!r} is a typographic quote: TOML strings need straight quotes, "
+            f"\"...\" or '...' (TOML syntax: {said})"
+        )
+    for start, plain in _PLAIN_WORDS:
+        if said.startswith(start):
+            return f"{plain} (TOML syntax: {said})"
+    return f"TOML syntax: {said}"
 
 
 def _header_lines(text: str) -> list[int]:

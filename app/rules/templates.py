@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from jinja2 import Template, TemplateError, meta
+from jinja2 import Template, TemplateError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.text import safe_value
@@ -27,6 +28,8 @@ class Answer:
     source: str
     uses_lead: bool = False
     template: Template | None = field(default=None, compare=False, repr=False)
+    # The pattern groups it names (`{{ match.NAME }}`): the rule's patterns must have them.
+    groups: frozenset[str] = frozenset()
 
     def render(
         self,
@@ -44,6 +47,22 @@ class Answer:
         groups = {k: safe_value(v) for k, v in (match or {}).items() if v is not None}
         said = safe_value(message) if message else ""
         return self.template.render(lead=lead, match=groups, message=said).strip()
+
+
+# What `lead.` may name: the lead's properties fetched at delivery.
+LEAD_FIELDS = frozenset({"name"})
+
+
+def attributes_of(parsed: nodes.Template, variable: str) -> set[str]:
+    """The attributes a template reads of `variable` (`lead.name`, `match["x"]` too)."""
+    found = set()
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == variable:
+            if isinstance(node, nodes.Getattr):
+                found.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.add(node.arg.value)
+    return found
 
 
 # Cached: delivery renders the same few templates over and over, and compiling one with Jinja
@@ -65,8 +84,22 @@ def compile_answer(source: str, with_message: bool = False) -> Answer:
             raise AnswerTemplateError(
                 f"unknown placeholder {', '.join(sorted(unknown))}; use {usable}"
             )
+        parsed = _ENVIRONMENT.parse(source)
+        wrong = sorted(
+            f"lead.{attribute}" for attribute in attributes_of(parsed, "lead") - LEAD_FIELDS
+        )
+        if wrong:
+            close = difflib.get_close_matches(wrong[0][5:], LEAD_FIELDS, n=1)
+            hint = f" (did you mean lead.{close[0]}?)" if close else ""
+            raise AnswerTemplateError(
+                f"unknown placeholder {', '.join(wrong)}{hint}; the lead's fields: "
+                + ", ".join(f"lead.{name}" for name in sorted(LEAD_FIELDS))
+            )
         answer = Answer(
-            source=source, uses_lead="lead" in names, template=_ENVIRONMENT.from_string(source)
+            source=source,
+            uses_lead="lead" in names,
+            template=_ENVIRONMENT.from_string(source),
+            groups=frozenset(attributes_of(parsed, "match")),
         )
         answer.render({}, None)  # a filter that fails on undefined values fails here, not later
         return answer

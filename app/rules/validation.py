@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +128,7 @@ class RuleReader:
             examples=examples,
             min_similarity=read_min_similarity(self),
         )
+        unknown_groups(self, rule)
         return None if self.failed else rule
 
     def unknown_keys(self) -> None:
@@ -141,7 +143,17 @@ class RuleReader:
         if rule_id is None:
             self.problem(None, "'id' is required")
         elif not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
-            self.problem("id", "'id' must be 1-64 letters, digits, - or _")
+            foreign = (
+                [ch for ch in rule_id if ch.isalpha() and not ch.isascii()]
+                if isinstance(rule_id, str)
+                else []
+            )
+            hint = (
+                f": {foreign[0]!r} is not a Latin letter ({unicodedata.name(foreign[0], '?')})"
+                if foreign
+                else ""
+            )
+            self.problem("id", f"'id' must be 1-64 Latin letters, digits, - or _{hint}")
         return rule_id if isinstance(rule_id, str) else ""
 
     def triggers(self, has_examples: bool) -> tuple[bool, int, tuple[Phrase, ...], tuple[Any, ...]]:
@@ -206,6 +218,14 @@ class RuleReader:
     def patterns(self) -> tuple[Any, ...]:
         compiled = []
         for written in self.strings("patterns"):
+            if "\b" in written or "\f" in written:
+                self.problem(
+                    "patterns",
+                    f"pattern {written!r} holds a backspace or form feed: in double quotes "
+                    "TOML reads \\b as a backspace; write patterns in single quotes, as "
+                    "'\\bprice'",
+                )
+                continue
             # Messages are read with ё as е, so a pattern is too, or 'почём' could never match.
             source = read_yo_as_e(written)
             try:
@@ -293,3 +313,24 @@ class RuleReader:
             self.problem("assign", "'assign' must be an operator's numeric id")
             return None
         return text
+
+
+def unknown_groups(reader: RuleReader, rule: Rule) -> None:
+    """Every `{{ match.NAME }}` must name a group one of the rule's patterns has: else it
+    would always come out empty."""
+    named = {name for pattern in rule.patterns for name in pattern.groupindex}
+    templates = [*rule.answers, *(t for _, t in rule.props), *(t for _, t in rule.event_params)]
+    if rule.note is not None:
+        templates.append(rule.note)
+    for name in sorted({g for template in templates for g in template.groups} - named):
+        having = (
+            f"its patterns' groups: {', '.join(sorted(named))}"
+            if named
+            else "it has no named group; write one as (?P<NAME>...) in a pattern"
+        )
+        key = "answers" if "answers" in reader.table else "answer"
+        reader.problem(
+            key,
+            f"{{{{ match.{name} }}}}: no pattern of this rule has a group "
+            f"named {name!r} ({having})",
+        )

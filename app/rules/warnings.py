@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import regex
+
 from app.rules.hours import MINUTES_PER_DAY, HourRange
 from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
@@ -16,7 +18,71 @@ def rule_warnings(rules: RuleSet) -> list[str]:
         + unknown_channels(rules)
         + confused_examples(rules)
         + drafts(rules)
+        + single_braces(rules)
+        + mixed_alphabets(rules)
+        + fallbacks_at_all_hours(rules)
     )
+
+
+_SINGLE_BRACES = regex.compile(r"(?<!\{)\{\s*(\w+)\s*\}(?!\})")
+
+
+def single_braces(rules: RuleSet) -> list[str]:
+    """`{name}` is sent as written: placeholders take two braces."""
+    found = []
+    for rule in rules.rules:
+        for answer in rule.answers:
+            for name in dict.fromkeys(_SINGLE_BRACES.findall(answer.source)):
+                meant = "lead.name" if name.lower() in ("name", "имя") else f"match.{name}"
+                found.append(
+                    f"{rule.source}: warning: rule {rule.id!r}: {{{name}}} in an answer is sent "
+                    f"as written; did you mean {{{{ {meant} }}}}?"
+                )
+    return found
+
+
+_LATIN_LETTER = regex.compile(r"\p{Latin}")
+_CYRILLIC_LETTER = regex.compile(r"\p{Cyrillic}")
+
+
+def mixed_alphabets(rules: RuleSet) -> list[str]:
+    """A word of a phrase or example mixing Latin and Cyrillic letters (a Latin "p" in
+    "пpивет") never meets a word typed in one alphabet."""
+    found = []
+    for rule in rules.rules:
+        texts = [phrase.text for phrase in rule.phrases] + list(rule.examples)
+        for word in dict.fromkeys(w for text in texts for w in text.split()):
+            latin, cyrillic = _LATIN_LETTER.findall(word), _CYRILLIC_LETTER.findall(word)
+            if latin and cyrillic:
+                odd = latin if len(latin) <= len(cyrillic) else cyrillic
+                alphabet = "Latin" if odd is latin else "Cyrillic"
+                found.append(
+                    f"{rule.source}: warning: rule {rule.id!r}: {word!r} mixes Latin and "
+                    f"Cyrillic letters ({alphabet} {odd[0]!r}); retype it in one alphabet"
+                )
+    return found
+
+
+def fallbacks_at_all_hours(rules: RuleSet) -> list[str]:
+    """A fallback without hours beside an out-of-office fallback answers at night too: after
+    the out-of-office answer (once per conversation), the next unknown message gets it."""
+    night = [r for r in rules.fallbacks if r.outside_hours]
+    found = []
+    for rule in rules.fallbacks:
+        if rule.hours or rule.outside_hours:
+            continue
+        for office in night:
+            if office.languages and rule.languages and not office.languages & rule.languages:
+                continue
+            hours = ", ".join(f'"{r}"' for r in office.outside_hours)
+            zone = f' and timezone = "{office.timezone.key}"' if office.timezone else ""
+            found.append(
+                f"{rule.source}: warning: rule {rule.id!r}: a fallback without hours also "
+                f"answers outside {office.id!r}'s hours (the second unknown message at night "
+                f"gets it); give it hours = [{hours}]{zone}"
+            )
+            break
+    return found
 
 
 def drafts(rules: RuleSet) -> list[str]:
@@ -57,6 +123,7 @@ def shadowed_phrases(rules: RuleSet) -> list[str]:
         for phrase in rule.phrases:
             owner = first_owner.setdefault(phrase.text, rule)
             if owner is rule:
+                warnings += _inside_earlier(rule, phrase.text, first_owner)
                 continue
             always_first = owner.repeat and not owner.hours and not owner.outside_hours
             consequence = (
@@ -70,6 +137,23 @@ def shadowed_phrases(rules: RuleSet) -> list[str]:
                 f"{consequence}"
             )
     return warnings
+
+
+def _inside_earlier(rule: Rule, text: str, first_owner: dict[str, Rule]) -> list[str]:
+    """A longer phrase ("express delivery") holding an earlier rule's shorter one ("delivery"):
+    a message with it matches the earlier rule first."""
+    words = text.split(" ")
+    for size in range(len(words) - 1, 0, -1):
+        for start in range(len(words) - size + 1):
+            part = " ".join(words[start : start + size])
+            owner = first_owner.get(part)
+            if owner is not None and owner is not rule:
+                return [
+                    f"{rule.source}: warning: rule {rule.id!r}: phrase {text!r} holds "
+                    f"{part!r} of rule {owner.id!r} ({owner.source}), which comes first and "
+                    f"answers such messages; give this rule a higher priority"
+                ]
+    return []
 
 
 def hours_that_never_occur(rules: RuleSet) -> list[str]:

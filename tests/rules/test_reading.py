@@ -227,7 +227,7 @@ def test_a_leads_text_is_never_a_pattern_or_template(tmp_path: Path) -> None:
         ),
         (
             '[[rule]]\nid = "bad id!"\nphrases = ["a"]\nanswer = "b"\n',
-            "rules.toml:2: rule 'bad id!': 'id' must be 1-64 letters, digits, - or _",
+            "rules.toml:2: rule 'bad id!': 'id' must be 1-64 Latin letters, digits, - or _",
         ),
         (
             '[[rule]]\nid = "x"\nphrases = "hello"\nanswer = "b"\n',
