@@ -4,8 +4,9 @@ judged alone, as `rules try` does), channels and hours are judged as when the le
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +32,24 @@ class Replay:
     # (rule before, rule now) -> examples
     changed: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     changed_counts: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Set when the deadline stopped it: how many messages there were to replay.
+    cut_off_of: int | None = None
 
 
 def replay(
     rules: RuleSet,
-    messages: Iterable[tuple[float, str, str | None, bool, str, str]],
+    messages: Sequence[tuple[float, str, str | None, bool, str, str]],
     seen: Callable[[], None] = lambda: None,
+    seconds: float | None = None,
 ) -> Replay:
-    """Run `rules` over stored (received_at, status, rule_id, fallback, text, sent_via)."""
+    """Run `rules` over stored (received_at, status, rule_id, fallback, text, sent_via); with
+    `seconds`, stop when they are spent (saying so, and how far it got)."""
     found = Replay()
+    ends = time.monotonic() + seconds if seconds is not None else None
     for at, status, rule_id, fallback, text, sent_via in messages:
+        if ends is not None and time.monotonic() > ends:
+            found.cut_off_of = len(messages)
+            break
         seen()
         found.messages += 1
         when = datetime.fromtimestamp(at, UTC)

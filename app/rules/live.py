@@ -57,14 +57,19 @@ class LiveRules:
             try:
                 rules = load_rules(self.directory, self.zone, self.current.min_similarity)
             except RulesError as error:
-                self.error = str(error)
-                for problem in error.problems:
-                    log.error("at=error event=rules_reload_failed problem=%r", problem)
-                log.error("at=error event=rules_kept rules=%d", len(self.current))
-                return False
+                return self._kept(error.problems)
+            except Exception as error:  # whatever the edit broke, the last good rules stay
+                return self._kept([f"{self.directory}: the rules could not be read: {error!r}"])
             self.current, self.error = rules, None
             log.info("at=info event=rules_reloaded rules=%d files=%d", len(rules), len(rules.files))
             return True
+
+    def _kept(self, problems: list[str]) -> bool:
+        self.error = "\n".join(problems)
+        for problem in problems:
+            log.error("at=error event=rules_reload_failed problem=%r", problem)
+        log.error("at=error event=rules_kept rules=%d", len(self.current))
+        return False
 
     def watch(self, stop: threading.Event) -> None:
         """Check the folder until `stop` is set (run in a daemon thread per worker)."""

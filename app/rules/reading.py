@@ -58,6 +58,9 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
         return []
     try:
         document = tomllib.loads(text)
+    except (RecursionError, MemoryError):
+        problems.append(f"{path}:1: brackets or tables nested too deeply to read")
+        return []
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         position = _TOML_POSITION.search(message)

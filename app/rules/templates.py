@@ -3,18 +3,79 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import Template, TemplateError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.text import safe_value
 
+# Bounds on what an answer template may do (it is the owner's, but a typo or a paste must not
+# tie up a worker): a repeated string or list at most this long, ranges at most this long, and
+# a whole rendering at most this many seconds.
+MAX_REPEAT = 10_000
+MAX_RANGE = 1_000
+RENDER_SECONDS = 1.0
+
+
+class _BoundedEnvironment(SandboxedEnvironment):
+    """Jinja's sandbox, with `*` and `**` checked: `'x' * 200000000` would build 200 MB."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*" and any(isinstance(side, str | list | tuple) for side in (left, right)):
+            count = right if isinstance(right, int) else left
+            sized = left if isinstance(right, int) else right
+            if isinstance(count, int) and len(sized) * max(count, 0) > MAX_REPEAT:
+                raise SecurityError(f"a repeated text or list over {MAX_REPEAT} long")
+        if operator == "**" and isinstance(right, int) and right > 64:
+            raise SecurityError("a power over 64")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_range(*arguments: int) -> range:
+    found = range(*arguments)
+    if len(found) > MAX_RANGE:
+        raise SecurityError(f"a range over {MAX_RANGE} long")
+    return found
+
+
 # No autoescape: the reply is chat text, and escaping would turn O'Brien into O&#39;Brien. Values
 # from the lead are stripped of markup instead (`safe_value`) before they are inserted.
-_ENVIRONMENT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+_ENVIRONMENT = _BoundedEnvironment(autoescape=False, keep_trailing_newline=False)
+_ENVIRONMENT.globals["range"] = _bounded_range
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Stop Python code run in this thread (a template's loops) after `seconds`: a trace
+    function checks the clock on each line and raises. Only around a rendering: a template
+    is a few lines, so the cost is small there."""
+    ends = time.monotonic() + seconds
+
+    def tracer(frame: Any, event: str, argument: Any) -> Any:
+        if time.monotonic() > ends:
+            raise TemplateTooSlow(f"answer template: took over {seconds:g} s")
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+class TemplateTooSlow(TemplateError):
+    """A rendering cut off by its deadline."""
 
 
 class AnswerTemplateError(ValueError):
@@ -46,7 +107,8 @@ class Answer:
             lead["name"] = safe_value(lead_name)
         groups = {k: safe_value(v) for k, v in (match or {}).items() if v is not None}
         said = safe_value(message) if message else ""
-        return self.template.render(lead=lead, match=groups, message=said).strip()
+        with _deadline(RENDER_SECONDS):
+            return self.template.render(lead=lead, match=groups, message=said).strip()
 
 
 # What `lead.` may name: the lead's properties fetched at delivery.
@@ -103,5 +165,9 @@ def compile_answer(source: str, with_message: bool = False) -> Answer:
         )
         answer.render({}, None)  # a filter that fails on undefined values fails here, not later
         return answer
+    except TemplateTooSlow as error:
+        raise AnswerTemplateError(str(error)) from error
     except TemplateError as error:
         raise AnswerTemplateError(f"answer template: {error.message}") from error
+    except (RecursionError, MemoryError) as error:
+        raise AnswerTemplateError("answer template: nested too deeply") from error

@@ -52,6 +52,35 @@ KNOWN_KEYS = (
     "min_similarity",
 )
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Unknown keys named per rule (a pasted file of thousands says the first few, then how many).
+SAID_AT_MOST = 10
+# A pattern's repetition counts and group nesting: beyond these, compiling it can take
+# gigabytes or overflow the stack ("(?:x{0,4294967294}){4294967294}y").
+MAX_REPEAT_COUNT = 1000
+MAX_NESTING = 50
+_COUNTS = regex.compile(r"(?<!\\)\{(\d+)(?:,(\d*))?\}")
+
+
+def _too_big(source: str) -> str | None:
+    """Why a pattern is too big to compile safely, or None."""
+    counts = [int(n) for found in _COUNTS.findall(source) for n in found if n]
+    if counts and max(counts) > MAX_REPEAT_COUNT:
+        return f"a repetition count over {MAX_REPEAT_COUNT} ({max(counts)}); write + or * instead"
+    depth = deepest = 0
+    escaped = False
+    for ch in source:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"groups nested over {MAX_NESTING} deep"
+    return None
 
 
 def key_line(text: str, key: str, start_line: int, end_line: int | None = None) -> int:
@@ -132,11 +161,13 @@ class RuleReader:
         return None if self.failed else rule
 
     def unknown_keys(self) -> None:
-        for key in self.table:
-            if key not in KNOWN_KEYS:
-                close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.problem(key, f"unknown key {key!r}{hint}")
+        unknown = [key for key in self.table if key not in KNOWN_KEYS]
+        for key in unknown[:SAID_AT_MOST]:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.problem(key, f"unknown key {key!r}{hint}")
+        if len(unknown) > SAID_AT_MOST:
+            self.problem(None, f"and {len(unknown) - SAID_AT_MOST} more unknown keys")
 
     def identifier(self) -> str:
         rule_id = self.table.get("id")
@@ -162,7 +193,7 @@ class RuleReader:
         fallback = self.boolean("fallback")
         typos = self.typos()
         phrases = self.phrases(typos, self.boolean("exact"))
-        patterns = self.patterns()
+        patterns = read_patterns(self)
         if fallback and (phrases or patterns or has_examples):
             self.problem(
                 "fallback",
@@ -213,36 +244,6 @@ class RuleReader:
                 self.problem("phrases", f"phrase {raw!r} is empty")
                 continue
             compiled.append(compile_phrase(folded, typos, exact))
-        return tuple(compiled)
-
-    def patterns(self) -> tuple[Any, ...]:
-        compiled = []
-        for written in self.strings("patterns"):
-            if "\b" in written or "\f" in written:
-                self.problem(
-                    "patterns",
-                    f"pattern {written!r} holds a backspace or form feed: in double quotes "
-                    "TOML reads \\b as a backspace; write patterns in single quotes, as "
-                    "'\\bprice'",
-                )
-                continue
-            # Messages are read with ё as е, so a pattern is too, or 'почём' could never match.
-            source = read_yo_as_e(written)
-            try:
-                pattern = regex.compile(source, PATTERN_FLAGS)
-            except regex.error as error:
-                self.problem(
-                    "patterns", f"pattern {source!r} is not a valid regular expression: {error}"
-                )
-                continue
-            if matches_empty_text(pattern):
-                self.problem(
-                    "patterns",
-                    f"pattern {source!r} matches the empty string, so it "
-                    "would answer every message",
-                )
-                continue
-            compiled.append(pattern)
         return tuple(compiled)
 
     def answers(self) -> tuple[Answer, ...]:
@@ -334,3 +335,41 @@ def unknown_groups(reader: RuleReader, rule: Rule) -> None:
             f"{{{{ match.{name} }}}}: no pattern of this rule has a group "
             f"named {name!r} ({having})",
         )
+
+
+def read_patterns(reader: RuleReader) -> tuple[Any, ...]:
+    """`patterns`: compiled, each checked to be safe to compile and not to match nothing."""
+    compiled = []
+    for written in reader.strings("patterns"):
+        if "\b" in written or "\f" in written:
+            reader.problem(
+                "patterns",
+                f"pattern {written!r} holds a backspace or form feed: in double quotes "
+                "TOML reads \\b as a backspace; write patterns in single quotes, as "
+                "'\\bprice'",
+            )
+            continue
+        # Messages are read with ё as е, so a pattern is too, or 'почём' could never match.
+        source = read_yo_as_e(written)
+        too_big = _too_big(source)
+        if too_big:
+            reader.problem("patterns", f"pattern {source[:80]!r}: {too_big}")
+            continue
+        try:
+            pattern = regex.compile(source, PATTERN_FLAGS)
+        except (RecursionError, MemoryError, OverflowError):
+            reader.problem("patterns", f"pattern {source[:80]!r} is too complex to compile")
+            continue
+        except regex.error as error:
+            reader.problem(
+                "patterns", f"pattern {source!r} is not a valid regular expression: {error}"
+            )
+            continue
+        if matches_empty_text(pattern):
+            reader.problem(
+                "patterns",
+                f"pattern {source!r} matches the empty string, so it would answer every message",
+            )
+            continue
+        compiled.append(pattern)
+    return tuple(compiled)

@@ -25,6 +25,9 @@ from app.web import door
 log = logging.getLogger(__name__)
 # How long the page's figures are reused before they are worked out again.
 REPORT_SECONDS = 15.0
+# A draft replay stops after this long, under the 30 s a Heroku router waits for an answer
+# (a draft's slow pattern or template could otherwise keep a worker busy for minutes).
+REPLAY_SECONDS = 10.0
 # A draft is tried on the page against the latest this many stored messages of the last week.
 REPLAY_SAMPLE = 2000
 # The latest cancelled replies (and refused properties) the page lists.
@@ -57,6 +60,7 @@ def page(**extra: Any) -> str:
         "admin.html",
         report=report,
         chart_max=chart_max,
+        replay_seconds=REPLAY_SECONDS,
         rules=state.rules.current,
         rules_error=state.rules.error,
         dead=state.store.outbox(("dead",)),
@@ -129,7 +133,7 @@ def replay_draft() -> str:
             problems = [p.replace(f"{folder}/", "") for p in error.problems]
             return page(replay_text=text, replay_problems=problems)
     messages = state.store.stored_messages(time.time() - 7 * 86400)[-REPLAY_SAMPLE:]
-    return page(replay_text=text, replayed=replay(rules, messages))
+    return page(replay_text=text, replayed=replay(rules, messages, seconds=REPLAY_SECONDS))
 
 
 @blueprint.post("/outbox/<int:item_id>/retry")
