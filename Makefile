@@ -35,7 +35,7 @@ run: $(STAMP)
 	s.bind(("127.0.0.1", port))' $${PORT:-5000} 2>/dev/null || { \
 		echo "Port $${PORT:-5000} is taken (another make run?). Serve on another one: PORT=5001 make run"; \
 		exit 1; }
-	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
+	LOCAL_RUN=make WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$${PORT:-5000} app.wsgi:app
 
 test: $(STAMP) lint

@@ -90,6 +90,18 @@ class Runtime:
         self._stop.set()
         if self.delivery is not None and self._pid == os.getpid():
             self.delivery.stop(drain_seconds)
+            self._say_what_is_left()
+
+    def _say_what_is_left(self) -> None:
+        """On the way out, how many replies and calls wait for the next start (they are
+        stored: the next worker sends them)."""
+        try:
+            counts = self.store.outbox_counts()
+        except StoreUnavailable:
+            return
+        left = counts.get("pending", 0) + counts.get("sending", 0)
+        if left:
+            log.info("at=info event=stopped_with_replies_left left=%d sent_at=next_start", left)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -25,11 +26,50 @@ class LineFormatter(logging.Formatter):
         self.secrets = tuple(sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True))
 
     def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_Logged(a) if isinstance(a, str) else a for a in record.args)
         text = super().format(record)
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
+
+
+# What a value may hold and still be written bare after `key=`: anything else is quoted, with
+# control characters (and the Unicode line breaks \x85, \u2028, \u2029) escaped, so that no
+# value (a forged X-Forwarded-For) can add a key=value field or a line to the log.
+_BARE = re.compile(r"[\w.:/@+\-\[\]]*")
+_ESCAPED = re.compile(r'["\\\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    if char in '"\\':
+        return "\\" + char
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+class _Logged(str):
+    """A text argument of a log line: `%s` writes it bare or quoted and escaped, `%r` as repr
+    (which escapes what is not printable)."""
+
+    def __str__(self) -> str:
+        text = str.__str__(self)
+        if _BARE.fullmatch(text):
+            return text
+        return (
+            '"'
+            + _ESCAPED.sub(
+                lambda m: (
+                    f"\\x{ord(m.group()):02x}" if m.group() not in '"\\' else "\\" + m.group()
+                ),
+                text,
+            )
+            + '"'
+        )
+
+    def __repr__(self) -> str:
+        return repr(str.__str__(self))
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -180,9 +180,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     webhook_token = read.secret("DASHLY_WEBHOOK_TOKEN")
     on_dyno = bool(read.text("DYNO"))
     dev_token = read.text(DEV_TOKEN_VARIABLE, DEFAULT_DEV_TOKEN)
+    # The development token opens the webhook only for a service started on purpose for
+    # development: `make run` says so (LOCAL_RUN=make), `flask run` sets FLASK_RUN_FROM_CLI.
+    # Behind a proxy on the same machine that adds no X-Forwarded-For, any caller would
+    # otherwise look like loopback.
+    local_run = read.text("LOCAL_RUN") == "make" or read.text("FLASK_RUN_FROM_CLI") == "true"
     settings = Settings(
         webhook_token=webhook_token,
-        dev_webhook_token=None if webhook_token or on_dyno else dev_token,
+        dev_webhook_token=dev_token if local_run and not (webhook_token or on_dyno) else None,
         api_token=read.secret("DASHLY_API_TOKEN"),
         api_url=read.api_url(),
         admin_id=read.text("DASHLY_ADMIN_ID") or "default_admin",

@@ -27,7 +27,11 @@ _STEMMERS = {"ru": snowballstemmer.stemmer("russian"), "en": snowballstemmer.ste
 
 # Surrogates (not text), NUL and the other C0/C1 control characters but tab and newline: what a
 # database cannot store, a terminal would obey, or a log line would be split by.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNPRINTABLE = re.compile(
+    # Control codes, surrogates, and the bidirectional controls that can make text shown in
+    # a terminal or a page read otherwise than it is ("Trojan Source": U+202E and the rest).
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 # Matching and insight see at most this much of a message: its start says what it is about, and
 # every step after it then costs a bounded time, whatever the message holds.
 MAX_TEXT_CHARS = 4000

@@ -257,3 +257,16 @@ def test_outbox_lists_properties_dashly_did_not_save(runner: CliRunner, sqlite_u
         "not saved: conversation 556, rule contact: $email (Invalid email)",
         "not saved: conversation 556, rule contact: $email (Invalid email)",
     ]
+
+
+def test_insights_never_print_bidirectional_controls(runner: CliRunner, sqlite_url: str) -> None:
+    from app.cli import insights_command
+
+    store = Store(sqlite_url)
+    store.migrate()
+    tricky = "refund \u202eplease\u2066 now"
+    outcome = LeadOutcome("no_match", text=tricky, sent_via="web_user")
+    store.record_lead_message("9", "900", time.time(), lambda m: outcome)
+    printed = runner.invoke(insights_command, []).output
+    assert "refund please now" in printed
+    assert "\u202e" not in printed and "\u2066" not in printed

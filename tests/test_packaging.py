@@ -112,12 +112,15 @@ def test_a_venv_built_from_the_lock_alone_runs_the_cli(tmp_path: Path) -> None:
     assert "rules in" in checked.stdout
 
 
-def test_the_heroku_button_makes_secrets_and_asks_only_for_the_api_key() -> None:
+def test_the_heroku_button_makes_secrets_and_can_be_tried_without_the_api_key() -> None:
     app = json.loads((ROOT / "app.json").read_text())
     env = app["env"]
     assert env["DASHLY_WEBHOOK_TOKEN"]["generator"] == "secret"
     assert env["ADMIN_PASSWORD"]["generator"] == "secret"
-    assert env["DASHLY_API_TOKEN"]["required"] is True
+    # Without a key the app is a dry run: answers logged, nothing sent (README, "With the button").
+    assert env["DASHLY_API_TOKEN"]["required"] is False
+    assert "dry run" in env["DASHLY_API_TOKEN"]["description"]
+    assert env["DATABASE_POOL_SIZE"]["value"] == "2"
     assert any(a["plan"].startswith("heroku-postgresql") for a in app["addons"])
     # No release phase: it would fail a deploy exactly when the database is down.
     assert not any(

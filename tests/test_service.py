@@ -168,6 +168,18 @@ def test_sigterm_sends_the_reply_in_flight_before_the_worker_exits(
     assert len(delivered(httpserver)) == 1
 
 
+def test_sigterm_says_how_many_replies_wait_for_the_next_start(
+    start_service: Callable[..., Service], httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request(API_PATH).respond_with_json({"meta": {"status": 503}}, status=503)
+    service = start_service(dashly_env(httpserver))
+    part = lead_part("hello", part_id=random.randrange(10**9), conversation=782)
+    assert service.post(form(part)).json() == {"status": "replied"}
+    wait_for(lambda: httpserver.log)  # tried once, refused, retried later
+    service.stop(signal.SIGTERM)
+    assert "event=stopped_with_replies_left left=1 sent_at=next_start" in service.log()
+
+
 @pytest.mark.postgres
 def test_two_services_on_one_postgres_answer_a_part_once(
     start_service: Callable[..., Service], dashly_api: HTTPServer, postgres_database: str

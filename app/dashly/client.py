@@ -190,7 +190,8 @@ class DashlyClient:
             return meta
         retryable = status == 429 or status >= 500
         # The API's words are stored and shown on /admin: never with the key in them.
-        details = _error_text(content, response.reason).replace(self._token, "[redacted]")
+        # Masked before it is cut: cut first, a key's first characters could survive.
+        details = _error_text(content, response.reason, self._token)
         raise ApiFailure(
             f"HTTP {status} from {path}: {details}",
             retryable=retryable,
@@ -274,12 +275,14 @@ def refused_operations(meta: dict[str, Any]) -> list[tuple[str, str]]:
     return refused
 
 
-def _error_text(data: bytes, reason: str | None) -> str:
+def _error_text(data: bytes, reason: str | None, token: str = "") -> str:
     try:
         meta = json.loads(data).get("meta", {})
         text = f"{meta.get('error', '')} {meta.get('error_message', '')}".strip()
     except (ValueError, AttributeError):
         text = data.decode("utf-8", "replace")
+    if token:
+        text = text.replace(token, "[redacted]")
     return " ".join(text.split())[:200] or reason or "no details"
 
 

@@ -95,8 +95,17 @@ class InsightQueries(Database):
         return [(at, st, rule, bool(fb), text, via or "") for at, st, rule, fb, text, via in rows]
 
     def forget_texts(self, before: float) -> int:
-        """Delete the stored message texts received before `before`; how many there were."""
-        return self._write(
-            "UPDATE lead_messages SET text = NULL WHERE text IS NOT NULL AND received_at < ?",
-            before,
-        )
+        """Delete the stored message texts received before `before`; how many there were.
+        Finished replies queued before then lose what they held of the lead too (the reply,
+        the pattern groups such as an e-mail, the properties): forgetting is everywhere."""
+        with self.transaction() as run:
+            removed = run(
+                "UPDATE lead_messages SET text = NULL WHERE text IS NOT NULL AND received_at < ?",
+                before,
+            ).rowcount
+            run(
+                "UPDATE outbox SET actions = '[]', reply_key = NULL WHERE created_at < ? "
+                "AND status IN ('done', 'dry_run', 'cancelled', 'dead') AND actions <> '[]'",
+                before,
+            )
+        return removed

@@ -126,10 +126,11 @@ class OutboxRecords(Database):
         )
 
     def revive(self, item_id: int, now: float, deadline: float) -> bool:
-        """Queue a dead reply again (CLI or /admin); False when there is no such dead reply."""
+        """Queue a dead reply again (CLI or /admin); False when there is no such dead reply
+        (or its contents were forgotten: `flask insights forget`)."""
         changed = self._write(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, deadline = ?, "
-            "finished_at = NULL WHERE id = ? AND status = 'dead'",
+            "finished_at = NULL WHERE id = ? AND status = 'dead' AND actions <> '[]'",
             now,
             deadline,
             item_id,

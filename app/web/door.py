@@ -9,11 +9,13 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Flask, Request, Response, current_app, redirect, request
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 from limits import parse, storage, strategies
-from werkzeug.exceptions import Forbidden, NotFound, TooManyRequests
+from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable, TooManyRequests
+
+from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +60,24 @@ def install(app: Flask) -> None:
 def guard() -> Any:
     """HTTPS, the password, the server secret, then, for a POST, where it came from and its
     CSRF token."""
-    if request.headers.get("X-Forwarded-Proto") == "http":
-        return redirect(request.url.replace("http://", "https://", 1), code=301)
+    if request.headers.get("X-Forwarded-Proto", "").strip().lower() == "http":
+        # No redirect: its address would come from the Host header, which the caller writes.
+        return Response("This page is served over HTTPS only: open it with https://\n", 403)
     runtime = current_app.extensions["autoresponder"]
     password = runtime.settings.admin_password
     if not password or len(password) < MIN_PASSWORD_LENGTH:
         raise NotFound()  # closed: start-up said why
     throttle, client = current_app.extensions["door"], client_address()
-    if not (throttle.test(PER_CLIENT, "client", client) and throttle.test(OVERALL, "everyone")):
+    if not throttle.test(PER_CLIENT, "client", client):
         raise TooManyRequests("too many failed logins: wait a minute")
     auth = request.authorization
     given = auth.password if auth is not None and auth.type == "basic" else None
     if given is None or not hmac.compare_digest(
         given.encode("utf-8", "replace"), password.encode()
     ):
+        # Other clients' failures refuse only a wrong password: the owner is never locked out.
+        if not throttle.test(OVERALL, "everyone"):
+            raise TooManyRequests("too many failed logins: wait a minute")
         throttle.hit(PER_CLIENT, "client", client)
         throttle.hit(OVERALL, "everyone")
         # The attempt's value is never logged.
@@ -81,6 +87,8 @@ def guard() -> Any:
             401,
             {"WWW-Authenticate": 'Basic realm="Dashly auto-responder", charset="UTF-8"'},
         )
+    if not current_app.secret_key:
+        raise ServiceUnavailable("the state store is unreachable: try again in a minute")
     if request.method == "POST":
         check_origin()
         current_app.extensions["csrf"].protect()
@@ -92,13 +100,26 @@ class AdminSessions(SecureCookieSessionInterface):
     is unset, a key made once and kept in the state store, so every worker and dyno shares it.
     Webhooks get none: no cookie to read, no key to fetch."""
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """`Secure` whenever the page was asked for over HTTPS (behind Heroku's router, the
+        connection to us is plain HTTP: the router says what the browser used)."""
+        return request.is_secure or is_https_by_proxy()
+
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         if not request.path.startswith("/admin"):
             return self.null_session_class()
         if not app.secret_key:
             runtime = app.extensions["autoresponder"]
-            app.secret_key = runtime.settings.secret_key or runtime.store.shared_secret()
+            try:
+                app.secret_key = runtime.settings.secret_key or runtime.store.shared_secret()
+            except StoreUnavailable:
+                # Opened before any error handler runs: `guard` answers 503 instead.
+                return self.null_session_class()
         return super().open_session(app, request)
+
+
+def is_https_by_proxy() -> bool:
+    return request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
 
 
 def check_origin() -> None:
@@ -113,6 +134,6 @@ def check_origin() -> None:
 
 def add_headers(response: Response) -> Response:
     response.headers.update(HEADERS)
-    if request.is_secure:
+    if request.is_secure or is_https_by_proxy():
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

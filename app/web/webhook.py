@@ -207,6 +207,10 @@ def healthz() -> Any:
         died = store.last_dead_since(time.time() - DEAD_REPLY_WINDOW_SECONDS)
     except StoreUnavailable:
         return {**body, "status": "unavailable", "store": "unreachable"}, 503
+    settings = runtime.settings
+    if settings.webhook_token is None and settings.dev_webhook_token is None:
+        # Every webhook gets 401: up, but answering nobody.
+        return {**body, "status": "degraded", "reason": "no_webhook_token"}
     if died is not None:
         # Webhooks are still accepted (200), but an uptime monitor sees the bot has gone quiet.
         rejected = died.startswith(("HTTP 401", "HTTP 403"))

@@ -167,6 +167,17 @@ def test_the_apis_error_text_is_kept_without_the_key(httpserver: HTTPServer) -> 
     assert "[redacted]" in str(caught.value)
 
 
+def test_a_key_at_the_cut_of_a_long_error_leaves_no_prefix(httpserver: HTTPServer) -> None:
+    key = "sk-" + "k" * 40
+    echoed = "x" * 180 + " " + key  # the key straddles the 200th character
+    httpserver.expect_request("/conversations/5/reply").respond_with_json(
+        {"meta": {"status": 401, "error": "Unauthorized", "error_message": echoed}}, status=401
+    )
+    with pytest.raises(ApiFailure) as caught:
+        DashlyClient(httpserver.url_for("/"), key, "default_admin").reply("5", "x", 1)
+    assert "sk-kkk" not in str(caught.value)
+
+
 class _RawApi:
     """An HTTP/1.1 server on loopback, one thread, that answers each request with `answer`
     (raw bytes) and keeps the connection open unless `hang_up`; counts both."""

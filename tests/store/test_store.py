@@ -301,3 +301,25 @@ def test_sqlite_commits_are_durable_and_its_wal_is_bounded(sqlite_url: str) -> N
     # FULL (2): the commit is on disk before the webhook is answered, even across a power loss.
     assert connection.execute("PRAGMA synchronous").fetchone() == (2,)
     assert connection.execute("PRAGMA journal_size_limit").fetchone() == (512 * 1024,)
+
+
+def test_forgetting_texts_also_empties_finished_replies_of_what_the_lead_said(
+    store: Store,
+) -> None:
+    said = NewReply(
+        **{
+            **reply_for("1", "100").__dict__,
+            "actions": ({"do": "reply", "body": "We will write to ann@example.com"},),
+            "lead_actions": ({"do": "props", "props": [["$email", "ann@example.com"]]},),
+        }
+    )
+    store.record_lead_message("1", "100", 1_000.0, lambda m: queued(said))
+    store.record_lead_message("2", "200", 1_000.0, lambda m: queued(reply_for("2", "200")))
+    finished = store.claim_due(1_000.0, 60)
+    store.finish(finished.id, "dead", 1_000.0)
+    store.forget_texts(2_000.0)
+    [dead] = store.outbox(("dead",))
+    assert "ann@example.com" not in repr(dead)
+    assert store.revive(dead.id, 3_000.0, 4_000.0) is False  # nothing left to send
+    pending = store.outbox(("pending",))
+    assert pending and all(item.actions for item in pending)  # still to send: kept

@@ -44,6 +44,19 @@ def test_guessing_from_many_addresses_is_throttled_overall(door: FlaskClient) ->
         for n in range(101)
     ]
     assert statuses[:100] == [401] * 100 and statuses[100] == 429
+    # The owner, from an address of their own, still gets in with the right password.
+    owner = door.get("/admin", headers={**AUTH, **forwarded("198.51.100.200")})
+    assert owner.status_code == 200
+
+
+def test_a_forged_forwarded_address_cannot_write_fields_or_lines_into_the_log(
+    door: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = {"X-Forwarded-For": "1.2.3.4, 6.6.6.6 at=info event=admin_login_ok\x85x"}
+    assert door.get("/admin", headers={**WRONG, **forged}).status_code == 401
+    err = capsys.readouterr().err.splitlines()
+    [line] = [entry for entry in err if "admin_auth_failed" in entry]
+    assert 'client="6.6.6.6 at=info event=admin_login_ok\\x85x"' in line
 
 
 def test_a_short_admin_password_keeps_the_page_closed(
@@ -89,11 +102,35 @@ def test_the_page_stays_out_of_frames_and_caches_and_on_https(door: FlaskClient)
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Referrer-Policy"] == "same-origin"
-    plain = door.get("/admin?days=7", headers={**AUTH, "X-Forwarded-Proto": "http"})
-    assert plain.status_code == 301
-    assert plain.headers["Location"].startswith("https://")
+    for proto in ("http", "HTTP"):
+        plain = door.get(
+            "/admin?days=7",
+            headers={**AUTH, "X-Forwarded-Proto": proto, "Host": "evil.example"},
+        )
+        # Refused, not redirected: a redirect would send the browser to the Host it was given.
+        assert plain.status_code == 403 and "Location" not in plain.headers
+        assert "HTTPS only" in plain.get_data(as_text=True)
     secure = door.get("/admin", headers=AUTH, base_url="https://bot.example")
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    fresh = door.application.test_client()  # no cookie yet: the page sets one
+    routed = fresh.get("/admin", headers={**AUTH, "X-Forwarded-Proto": "https"})
+    cookie = routed.headers.get("Set-Cookie", "")
+    assert "Secure" in cookie and "HttpOnly" in cookie
     # The webhook is never redirected: Dashly would retry a redirected webhook forever.
     webhook = door.post("/webhooks/dashly", headers={"X-Forwarded-Proto": "http"})
     assert webhook.status_code != 301
+
+
+def test_with_no_secret_key_and_the_database_down_the_page_says_503_without_a_traceback(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on port 1: every connection is refused at once.
+    app = make_app(
+        ADMIN_PASSWORD=PASSWORD,
+        DATABASE_URL="postgresql://bot@127.0.0.1:1/bot",
+        START_BACKGROUND=False,
+    )
+    response = app.test_client().get("/admin", headers=AUTH)
+    assert response.status_code == 503
+    assert response.json == {"error": "the state store is unreachable: try again in a minute"}
+    assert "Traceback" not in capsys.readouterr().err

@@ -186,8 +186,9 @@ def test_the_development_token_opens_only_the_loopback_door(
     make_app: Callable[..., Flask],
 ) -> None:
     form = webhook_form(lead_part("hello", 1201, 61), token="dev-webhook-token")
-    client = make_app(DASHLY_WEBHOOK_TOKEN="").test_client()
+    client = make_app(DASHLY_WEBHOOK_TOKEN="", LOCAL_RUN="make").test_client()
     assert client.post("/webhooks/dashly", data=form).json == {"status": "replied"}
+    assert client.get("/healthz").json["status"] == "ok"
     relayed = client.post("/webhooks/dashly", data=form, headers={"X-Forwarded-For": "203.0.113.9"})
     assert relayed.status_code == 401  # a proxy on this machine relays strangers
     # Once a real token is set, or on a platform dyno, the development token is refused.
@@ -195,8 +196,16 @@ def test_the_development_token_opens_only_the_loopback_door(
         post(make_app().test_client(), lead_part("hi", 1202, 62), "dev-webhook-token").status_code
         == 401
     )
-    on_dyno = make_app(DASHLY_WEBHOOK_TOKEN="", DYNO="web.1").test_client()
+    on_dyno = make_app(DASHLY_WEBHOOK_TOKEN="", DYNO="web.1", LOCAL_RUN="make").test_client()
     assert on_dyno.post("/webhooks/dashly", data=form).status_code == 401
+    assert on_dyno.get("/healthz").json == {
+        **on_dyno.get("/healthz").json,
+        "status": "degraded",
+        "reason": "no_webhook_token",
+    }
+    # Started by gunicorn alone (the Procfile, or behind a proxy on this machine): refused.
+    served = make_app(DASHLY_WEBHOOK_TOKEN="").test_client()
+    assert served.post("/webhooks/dashly", data=form).status_code == 401
 
 
 GOOD = json.dumps(lead_part("hello", 71, 16))
