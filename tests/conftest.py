@@ -215,6 +215,7 @@ def make_app(tmp_path: Path, sqlite_url: str) -> Iterator[Callable[..., Flask]]:
     yield build
     for app in built:
         app.extensions["autoresponder"].stop_background(drain_seconds=0)
+        app.extensions["autoresponder"].store.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs
 
 import pytest
@@ -37,10 +37,11 @@ class Clock:
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str) -> Iterator[Store]:
     store = Store(database_url)
     store.migrate()
-    return store
+    yield store
+    store.close()  # its pool's connections: a 20-connection server runs out otherwise
 
 
 @pytest.fixture

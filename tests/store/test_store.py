@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -35,10 +36,11 @@ NOTHING = LeadOutcome("no_match", text="something")
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str) -> Iterator[Store]:
     store = Store(database_url)
     store.migrate()
-    return store
+    yield store
+    store.close()  # its pool's connections: a 20-connection server runs out otherwise
 
 
 def test_migrate_is_idempotent_and_safe_when_run_together(database_url: str) -> None:
@@ -50,7 +52,9 @@ def test_migrate_is_idempotent_and_safe_when_run_together(database_url: str) -> 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: migrate(), range(4)))
     migrate()
-    Store(database_url).ping()
+    checked = Store(database_url)
+    checked.ping()
+    checked.close()
 
 
 def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
@@ -292,6 +296,7 @@ def test_checkpoints_run_until_stopped(database_url: str, tmp_path: Path) -> Non
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+    store.close()
 
 
 def test_sqlite_commits_are_durable_and_its_wal_is_bounded(sqlite_url: str) -> None:
