@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.store.errors import StoreUnavailable, describe
+from app.store.errors import StoreUnavailable, close_quietly, describe
 
 log = logging.getLogger(__name__)
 # The pool logs every failed connection attempt, with the server's words; the service's own
@@ -31,6 +31,8 @@ POOL_WAIT_SECONDS = 3.0
 # A connection unused this long is checked (one round trip) before it is handed out, so a
 # connection that died while idle costs a retry, not a webhook's 503.
 IDLE_CHECK_SECONDS = 30.0
+# When the pool gets no connection, a connection of our own asks why at most this often.
+WHY_SECONDS = 60.0
 
 
 class PostgresBackend:
@@ -46,6 +48,9 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._last_used: dict[int, float] = {}
         self._watchdog = Watchdog()
+        # Why the pool last got no connection, and when that was last asked.
+        self._reason = "the database is slow, down, or out of connections"
+        self._asked_at = -WHY_SECONDS
 
     def connect(self) -> psycopg.Connection:
         """A connection of its own, outside the pool (migrations, one-off commands)."""
@@ -92,9 +97,23 @@ class PostgresBackend:
                 self._last_used[id(connection)] = time.monotonic()
         except PoolTimeout:
             raise StoreUnavailable(
-                f"no database connection within {POOL_WAIT_SECONDS:.0f} s "
-                "(the database is slow, down, or out of connections)"
+                f"no database connection within {POOL_WAIT_SECONDS:.0f} s: {self._why()}"
             ) from None
+
+    def _why(self) -> str:
+        """Why the pool got no connection: the pool only says it waited, so one connection of
+        our own is tried (at most once a minute) and its error told (a wrong password reads as
+        such, not as a slow database)."""
+        now = time.monotonic()
+        if now - self._asked_at < WHY_SECONDS:
+            return self._reason
+        self._asked_at = now
+        try:
+            close_quietly(self.connect())
+            self._reason = "the database is slow or out of connections"
+        except psycopg.Error as error:
+            self._reason = describe(error)
+        return self._reason
 
     @contextmanager
     def transaction(

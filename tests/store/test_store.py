@@ -13,8 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from app.store import ConversationMemory, Finished, LeadOutcome, NewReply, Store
+from app.store import (
+    ConversationMemory,
+    Finished,
+    LeadOutcome,
+    NewReply,
+    Store,
+    StoreUnavailable,
+)
 from app.text import echo_key
+from tests.conftest import postgres_url
 
 
 def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:
@@ -328,3 +336,20 @@ def test_forgetting_texts_also_empties_finished_replies_of_what_the_lead_said(
     assert store.revive(dead.id, 3_000.0, 4_000.0) is False  # nothing left to send
     pending = store.outbox(("pending",))
     assert pending and all(item.actions for item in pending)  # still to send: kept
+
+
+def test_a_refused_login_is_said_as_such_not_as_a_slow_database() -> None:
+    from urllib.parse import urlsplit
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (`.ci/run` starts a server)")
+    server = urlsplit(url)
+    store = Store(f"postgresql://nobody:wrong@{server.hostname}:{server.port}/nowhere")
+    with pytest.raises(StoreUnavailable) as raised:
+        store.outbox_counts()
+    store.close()
+    said = str(raised.value)
+    assert said.startswith("no database connection within 3 s: ")
+    assert "does not exist" in said and "slow" not in said
+    assert "wrong" not in said  # the password never shows
