@@ -184,7 +184,7 @@ def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
             "SQLite on a dyno: its disk is wiped at every restart and deploy, taking pending "
             "replies and the duplicate check with it. Attach PostgreSQL (DATABASE_URL).",
         )
-    if settings.webhook_token is None and settings.dev_webhook_token is None:
+    if settings.refuses_every_webhook:
         log.warning(
             "at=warning event=no_webhook_token message=%r",
             "DASHLY_WEBHOOK_TOKEN is not set: every webhook is refused with 401",

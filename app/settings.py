@@ -60,6 +60,11 @@ class Settings:
         return not self.api_token
 
     @property
+    def refuses_every_webhook(self) -> bool:
+        """No token a webhook could carry is accepted: every one gets 401."""
+        return self.webhook_token is None and self.dev_webhook_token is None
+
+    @property
     def store_is_durable(self) -> bool:
         """False for SQLite on a platform dyno, whose disk is wiped at every restart."""
         return not (self.on_dyno and self.database_url.startswith("sqlite:"))

@@ -53,7 +53,12 @@ class QuestionGroup:
 
 def key_words(text: str) -> list[str]:
     """The telling words of a message, folded, without stopwords."""
-    return [w for w in WORD.findall(fold(normalise(text))) if w not in STOPWORDS and len(w) > 1]
+    return telling_words(fold(normalise(text)))
+
+
+def telling_words(folded: str) -> list[str]:
+    """`key_words` of a text already normalised and case-folded."""
+    return [w for w in WORD.findall(folded) if w not in STOPWORDS and len(w) > 1]
 
 
 def group_questions(texts: Sequence[str]) -> list[QuestionGroup]:
@@ -157,7 +162,7 @@ def _group(members: list[str], folded: list[str]) -> QuestionGroup:
     words: those at least half its distinct questions have."""
     counts: Counter[str] = Counter()
     for text in folded:
-        counts.update({w for w in WORD.findall(text) if w not in STOPWORDS and len(w) > 1})
+        counts.update(set(telling_words(text)))
     words = tuple(w for w, n in counts.most_common(5) if n * 2 >= len(folded))
     return QuestionGroup(count=len(members), example=members[0], words=words, texts=tuple(members))
 

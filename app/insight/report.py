@@ -74,9 +74,9 @@ def build_insights(
         groups=tuple(group_questions(texts)),
         daily=daily_counts(store, now, zone),
         grouped=len(texts),
-        results=(results := rule_results(store, since, handing_over)),
+        results=rule_results(store, since, handing_over),
         latest=store.latest_answered(since, LATEST_PER_RULE),
-        never_fired=tuple(r for r in rule_ids if r not in {row[0] for row in results}),
+        never_fired=tuple(rule for rule in rule_ids if rule not in hits),
     )
 
 

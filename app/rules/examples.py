@@ -154,7 +154,9 @@ def with_example_match(
 ) -> Iterator[RuleMatch]:
     """Phrase and pattern matches (in rule order) with the example match in its place: after
     those of its priority or higher, before the lower ones (SPEC §5.4). It is worked out only
-    when the order depends on it, so a message a phrase settles costs no similarity."""
+    when the order depends on it: `RuleSet.match` on a message a phrase settles costs no
+    similarity. (The webhook lists every match, to decide before its transaction, so there
+    each message of a rule set with examples is compared with them.)"""
     worked_out = False
     placed: RuleMatch | None = None
     given: set[int] = set()
@@ -248,7 +250,8 @@ def _calibrate(
     rows = np.arange(len(examples))
     own = scores[rows, owner]
     scores[rows, owner] = -1.0
-    other = scores.max(axis=1) if len(rules) > 1 else np.full(len(examples), -1.0)
+    nearest_other = scores.argmax(axis=1)
+    other = scores[rows, nearest_other] if len(rules) > 1 else np.full(len(examples), -1.0)
     measured = other[other >= 0]
     if len(measured) < ENOUGH_MEASURES:
         calibrated = DEFAULT_THRESHOLD
@@ -260,13 +263,13 @@ def _calibrate(
             rules[owner[i]],
             examples[i],
             round(float(own[i]), 3),
-            rules[int(scores[i].argmax())],
+            rules[nearest_other[i]],
             round(float(other[i]), 3),
         )
         for i in rows
         # Only where it matters: a message like it would get the other rule's answer.
         if own[i] > -1.0
         and other[i] > own[i]
-        and other[i] >= _threshold_of(rules[int(scores[i].argmax())], everyone, calibrated)
+        and other[i] >= _threshold_of(rules[nearest_other[i]], everyone, calibrated)
     )
     return calibrated, confusions

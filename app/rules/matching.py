@@ -92,10 +92,13 @@ class RuleSet:
         stems = list(map(stem, [token[0] for token in tokens]))
         spans = small_talk_spans(tokens, stems) if small_talk_yields else []
         more = bool(spans) and says_more(tokens, spans)
-        found = self._in_rule_order(normalised, folded, tokens, stems, None if any_time else at)
+        # Worked out once, for the phrases and patterns and for the examples alike.
+        language = language_of(folded) if self.by_language else None
+        when = None if any_time else at
+        found = self._in_rule_order(normalised, folded, tokens, stems, when, language)
         if self.examples is not None:
             words = _besides_small_talk(tokens, spans if more else [])
-            found = self._with_examples(found, words, folded, None if any_time else at)
+            found = self._with_examples(found, words, len(folded), when, language)
         if not more:
             return found
         return self._question_first(found, normalised, folded, tokens, spans)
@@ -109,14 +112,18 @@ class RuleSet:
         return _besides_small_talk(tokens, spans if says_more(tokens, spans) else [])
 
     def _with_examples(
-        self, found: Iterator[RuleMatch], words: str, folded: str, at: datetime | None
+        self,
+        found: Iterator[RuleMatch],
+        words: str,
+        length: int,
+        at: datetime | None,
+        language: str | None,
     ) -> Iterator[RuleMatch]:
         index = self.examples
         assert index is not None
-        language = language_of(folded) if self.by_language else None
         return with_example_match(
             found,
-            lambda: example_match(index, words, language, at, self.timezone, (0, len(folded))),
+            lambda: example_match(index, words, language, at, self.timezone, (0, length)),
             index.top_priority,
         )
 
@@ -161,14 +168,15 @@ class RuleSet:
         tokens: list[tuple[str, int, int]],
         stems: list[str],
         at: datetime | None,
+        language: str | None,
     ) -> Iterator[RuleMatch]:
-        """Every matching rule in rule order; rules asleep at `at` left out (None: none)."""
+        """Every matching rule in rule order; rules asleep at `at` (None: none) or silent in
+        the message's `language` left out."""
         phrase_hits = self._phrase_hits(tokens, stems, folded)
         to_scan = self._scan_candidates(tokens)
         text_bigrams = bigrams(folded) if to_scan else set()
         # However many slow patterns a message meets, together they get this long.
         deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
-        language = language_of(folded) if self.by_language else None
         for order in sorted(phrase_hits.keys() | to_scan):
             rule = self.rules[order]
             # Hours and language first: a rule that cannot answer is not worth a regex search.

@@ -136,7 +136,8 @@ def compile_answer(source: str, with_message: bool = False) -> Answer:
     if "{{" not in source and "{%" not in source:
         return Answer(source=source)
     try:
-        names = meta.find_undeclared_variables(_ENVIRONMENT.parse(source))
+        parsed = _ENVIRONMENT.parse(source)
+        names = meta.find_undeclared_variables(parsed)
         known = {"lead", "match", "message"} if with_message else {"lead", "match"}
         unknown = names - known
         if unknown:
@@ -146,7 +147,6 @@ def compile_answer(source: str, with_message: bool = False) -> Answer:
             raise AnswerTemplateError(
                 f"unknown placeholder {', '.join(sorted(unknown))}; use {usable}"
             )
-        parsed = _ENVIRONMENT.parse(source)
         wrong = sorted(
             f"lead.{attribute}" for attribute in attributes_of(parsed, "lead") - LEAD_FIELDS
         )
@@ -160,7 +160,7 @@ def compile_answer(source: str, with_message: bool = False) -> Answer:
         answer = Answer(
             source=source,
             uses_lead="lead" in names,
-            template=_ENVIRONMENT.from_string(source),
+            template=_ENVIRONMENT.from_string(parsed),
             groups=frozenset(attributes_of(parsed, "match")),
         )
         answer.render({}, None)  # a filter that fails on undefined values fails here, not later

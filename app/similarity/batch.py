@@ -27,9 +27,10 @@ def meaning_vectors(folded_texts: Sequence[str]) -> np.ndarray:
     """One unit vector per text whose dot product with another's is close to the similarity
     above (the two signals weighed equally), for grouping many texts by matrix products: the
     n-grams' TF-IDF hashed into signed buckets, beside the embedding less its language's mean
-    over these texts (which plays the part of the per-language baseline)."""
+    (over these texts and built-in reference questions: it plays the part of the
+    per-language baseline)."""
     if not folded_texts:
-        return np.zeros((0, GRAM_BUCKETS + 256), dtype=np.float32)
+        return np.zeros((0, GRAM_BUCKETS + embeddings().table.shape[1]), dtype=np.float32)
     texts = [" ".join(words_of(text)) for text in folded_texts]
     by_grams = _hashed_grams(texts)
     by_meaning = _centred_embeddings(texts)
@@ -50,7 +51,8 @@ def _hashed_grams(texts: list[str]) -> np.ndarray:
     padded = "".join(f"  {text}  " for text in texts)
     chars = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     owner = np.repeat(np.arange(len(texts)), [len(text) + 4 for text in texts])
-    # Words apart by one space inside a text: make it two, so no n-gram spans two words.
+    # Texts apart by four spaces, words by one: an n-gram with a space anywhere but first or
+    # last spans two words (or texts), and is left out below.
     spaces = chars == ord(" ")
     codes, owners = [], []
     code = np.zeros(len(chars), dtype=np.uint64)

@@ -207,8 +207,7 @@ def healthz() -> Any:
         died = store.last_dead_since(time.time() - DEAD_REPLY_WINDOW_SECONDS)
     except StoreUnavailable:
         return {**body, "status": "unavailable", "store": "unreachable"}, 503
-    settings = runtime.settings
-    if settings.webhook_token is None and settings.dev_webhook_token is None:
+    if runtime.settings.refuses_every_webhook:
         # Every webhook gets 401: up, but answering nobody.
         return {**body, "status": "degraded", "reason": "no_webhook_token"}
     if died is not None:
