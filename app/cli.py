@@ -112,6 +112,12 @@ def outbox_group(context: click.Context) -> None:
         return
     store = open_store()
     items, refused = store.outbox(), store.not_saved()
+    for item in store.failed_steps():
+        for kind, why in item.failed_steps:
+            click.echo(
+                f"failed step: conversation {item.conversation}, rule {item.rule_id}: "
+                f"{kind} ({clean(why)})"
+            )
     for item in refused:
         click.echo(
             f"not saved: conversation {item.conversation}, rule {item.rule_id}: "

@@ -14,6 +14,8 @@ from dotenv import dotenv_values
 
 DEFAULT_API_URL = "https://api.dashly.app"
 DEFAULT_DATABASE_URL = "sqlite:///instance/bot.sqlite3"
+# Dashly's name for the account's own default admin, accepted wherever an admin id is.
+DEFAULT_ADMIN_ID = "default_admin"
 # So that a fresh clone answers the README's curl without any configuration (`make run`,
 # `flask run`): accepted only from loopback, only while DASHLY_WEBHOOK_TOKEN is unset, never on
 # a platform dyno; the start-up log says so.
@@ -169,6 +171,17 @@ class _Reader:
             self.problems.append(f"BOT_TIMEZONE {zone_name!r} is not a known IANA time zone")
             return ZoneInfo("UTC")
 
+    def admin_id(self) -> str:
+        """The admin the bot speaks as: an admin's number, or Dashly's `default_admin`."""
+        admin_id = self.text("DASHLY_ADMIN_ID") or DEFAULT_ADMIN_ID
+        if admin_id != DEFAULT_ADMIN_ID and not (admin_id.isascii() and admin_id.isdigit()):
+            self.problems.append(
+                f"DASHLY_ADMIN_ID must be an admin's number (Dashly: Settings, Operators) or "
+                f"{DEFAULT_ADMIN_ID}, not {admin_id[:40]!r}"
+            )
+            return DEFAULT_ADMIN_ID
+        return admin_id
+
     def log_level(self) -> str:
         log_level = (self.text("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
@@ -195,7 +208,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         dev_webhook_token=dev_token if local_run and not (webhook_token or on_dyno) else None,
         api_token=read.secret("DASHLY_API_TOKEN"),
         api_url=read.api_url(),
-        admin_id=read.text("DASHLY_ADMIN_ID") or "default_admin",
+        admin_id=read.admin_id(),
         rules_dir=Path(read.text("RULES_DIR") or "rules"),
         database_url=read.database_url(),
         timezone=read.zone(),

@@ -16,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from urllib.parse import parse_qs
 
 RANDOM_IDS: list[str] = []
+# The replies each conversation holds, as `GET /conversations/{id}/parts` lists them (newest
+# first): the service reads them before resending a reply whose call's outcome was unknown.
+PARTS: dict[str, list[dict]] = {}
 
 
 def response(payload: dict) -> bytes:
@@ -36,10 +40,26 @@ def stats() -> bytes:
 
 
 def answer(method: str, path: str, body: bytes) -> bytes:
-    """What the API answers to a call (recording a reply's random_id)."""
+    """What the API answers to a call (recording a reply's random_id and text)."""
+    conversation = path.split("/")[2] if path.startswith("/conversations/") else ""
     if method == "POST" and path.endswith("/reply"):
         fields = parse_qs(body.decode())
         RANDOM_IDS.append(fields.get("random_id", ["?"])[0])
+        if fields.get("type", [""])[0] != "note":
+            admin = fields.get("from_admin", ["default_admin"])[0]
+            author = {"id": 1, "type": "default_admin"}
+            if admin.isdigit():
+                author = {"id": int(admin), "type": "admin"}
+            part = {
+                "id": len(RANDOM_IDS),
+                "type": "reply_admin",
+                "from": author,
+                "created": int(time.time()),
+            }
+            part["body"] = fields.get("body", [""])[0]
+            PARTS.setdefault(conversation, []).insert(0, part)
+    if method == "GET" and path.endswith("/parts"):
+        return response({"meta": {"status": 200}, "data": PARTS.get(conversation, [])[:50]})
     return LEAD if method == "GET" else DONE
 
 

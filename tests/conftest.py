@@ -6,36 +6,43 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from app import create_app
+from tests.fakes.dashly import (
+    API_PATH,
+    DASHLY_OK,
+    LEAD_NAME,
+    PARTS_PATH,
+    USER_PATH,
+    documented_api,
+    form_of,
+)
+
+__all__ = [
+    "API_PATH",
+    "DASHLY_OK",
+    "LEAD_NAME",
+    "PARTS_PATH",
+    "USER_PATH",
+    "documented_api",
+    "form_of",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = Path(__file__).resolve().parent / "parts"
 WEBHOOK_TOKEN = "test-webhook-token-0123456789"
 API_TOKEN = "test-api-key-abcdef"
-API_PATH = re.compile(r"^/conversations/\d+/(reply|assign|settyping|close)$")
-TAG_PATH = re.compile(r"^/conversations/(\d+)/tag$")
-USER_PATH = re.compile(r"^/users/\d+$")
-PROPS_PATH = re.compile(r"^/users/\d+/props$")
-EVENTS_PATH = re.compile(r"^/users/\d+/events$")
-DASHLY_OK = {"meta": {"status": 200}, "data": {}}
-LEAD_NAME = "Anna"
-JSON = "application/json"
 
 
 def load_part(name: str, **changes: Any) -> dict[str, Any]:
@@ -132,53 +139,6 @@ def own_postgres() -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.sqlite3'}"
-
-
-def form_of(request: Request) -> dict[str, str]:
-    """The form fields of a call the stand-in received (the first value of each)."""
-    return {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
-
-
-def documented_api(server: HTTPServer) -> HTTPServer:
-    """Dashly's Web API on loopback, answering as its documentation says (PROTOCOL.md): a tag
-    the conversation already has is a 400 `ConversationTagAlreadyAssigned`; a property
-    operation Dashly refuses (a malformed `$email`) leaves the call a 200 that lists it in
-    `meta.ignored_operations`; every lead is called Anna."""
-    tagged: set[tuple[str, str]] = set()
-    lock = threading.Lock()
-
-    def tag(request: Request) -> Response:
-        conversation = TAG_PATH.match(request.path).group(1)  # type: ignore[union-attr]
-        key = (conversation, form_of(request).get("tag", ""))
-        with lock:
-            again = key in tagged
-            tagged.add(key)
-        if again:
-            meta = {"status": 400, "error": "ConversationTagAlreadyAssigned", "error_message": ""}
-            return Response(json.dumps({"meta": meta, "data": {}}), 400, mimetype=JSON)
-        return Response(json.dumps(DASHLY_OK), mimetype=JSON)
-
-    def props(request: Request) -> Response:
-        operations = json.loads(form_of(request)["operations"])
-        refused = [
-            {**op, "reason": "Invalid email"}
-            for op in operations
-            if op["key"] == "$email" and "@" not in str(op["value"])
-        ]
-        meta: dict[str, Any] = {"status": 200}
-        if refused:
-            meta["ignored_operations"] = refused
-            meta["not_changed_props"] = [op["key"] for op in refused]
-        return Response(json.dumps({"meta": meta, "data": {}}), mimetype=JSON)
-
-    server.expect_request(API_PATH, method="POST").respond_with_json(DASHLY_OK)
-    server.expect_request(TAG_PATH, method="POST").respond_with_handler(tag)
-    server.expect_request(PROPS_PATH, method="POST").respond_with_handler(props)
-    server.expect_request(EVENTS_PATH, method="POST").respond_with_json(DASHLY_OK)
-    server.expect_request(USER_PATH, method="GET").respond_with_json(
-        {"meta": {"status": 200}, "data": {"id": 85648207, "props": {"$name": LEAD_NAME}}}
-    )
-    return server
 
 
 @pytest.fixture

@@ -268,3 +268,31 @@ def test_once_a_database_down_at_boot_is_back_every_worker_serves_within_seconds
     # on a connection pool's back-off.
     assert last_refused - first_served <= 2.0, answers
     assert first_served <= 4.0, answers
+
+
+@pytest.mark.gunicorn
+def test_healthz_tells_of_failing_writes_whichever_worker_answers(
+    dashly_api: HTTPServer, tmp_path: Path
+) -> None:
+    """Two workers on a full disk: the worker that answers /healthz may not be the one whose
+    writes failed; it says 503 `write_failed` all the same."""
+    with tmpfs("3m") as disk:
+        env = {**dashly_env(dashly_api), "DATABASE_URL": f"sqlite:///{disk / 'bot.sqlite3'}"}
+        service = Service.in_folder(tmp_path / "dyno", env).start()
+        try:
+            fill(disk)
+            refused = 0
+            one_connection = requests.Session()  # keep-alive: every webhook to one worker
+            for n in range(60):
+                text = "hello, my order is late " * 40
+                form = webhook_form(lead_part(text, 9700 + n, 4000 + n))
+                answer = one_connection.post(service.url + "/webhooks/dashly", data=form)
+                refused += answer.status_code == 503
+                if refused >= 20:
+                    break
+            assert refused >= 20
+            # New connections each time: both workers answer some of these.
+            answers = [requests.get(service.url + "/healthz", timeout=5) for _ in range(20)]
+        finally:
+            service.stop()
+    assert {(a.status_code, a.json().get("store")) for a in answers} == {(503, "write_failed")}

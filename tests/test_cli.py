@@ -196,6 +196,27 @@ def test_a_token_with_a_newline_stops_the_start_with_one_line(tmp_path: Path) ->
     assert "Traceback" not in started.stderr
 
 
+def test_an_admin_id_that_is_no_number_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """Not a 400 from Dashly on every call later: the start says what DASHLY_ADMIN_ID takes."""
+    started = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "app", "rules", "check"],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DASHLY_ADMIN_ID": "support-bot",
+            "RULES_DIR": f"{ROOT}/rules",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    problems = [line for line in started.stderr.splitlines() if "DASHLY_ADMIN_ID" in line]
+    assert len(problems) == 1
+    assert "must be an admin's number" in problems[0] and "default_admin" in problems[0]
+    assert "Traceback" not in started.stderr
+
+
 def test_replay_shows_what_edited_rules_would_answer_and_forget_deletes_texts(
     runner: CliRunner, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -110,7 +110,7 @@ def test_a_tag_the_conversation_already_has_is_success_and_the_handover_follows(
     assert [c[1]["admin"] for c in calls(dashly_api, 700) if c[0] == "assign"] == ["42"]
 
 
-def test_steps_go_in_order_reply_note_tags_assign_and_close(
+def test_steps_go_in_order_reply_assign_note_tags_and_close(
     service: Flask, dashly_api: HTTPServer
 ) -> None:
     client = service.test_client()
@@ -119,8 +119,8 @@ def test_steps_go_in_order_reply_note_tags_assign_and_close(
     wait_for(lambda: settled(service) and len(calls(dashly_api, 711)) == 4)
     wait_for(lambda: len(calls(dashly_api, 710)) == 4)
     handed = calls(dashly_api, 710)
-    assert [what for what, _ in handed] == ["reply", "reply", "tag", "assign"]
-    note = handed[1][1]
+    assert [what for what, _ in handed] == ["reply", "assign", "reply", "tag"]
+    note = handed[2][1]
     assert note["type"] == "note"
     # The lead's message is quoted as data, without its markup.
     assert note["body"] == "Asked: Operator please: where is my order?"
@@ -132,6 +132,27 @@ def test_steps_go_in_order_reply_note_tags_assign_and_close(
         "from_admin": "default_admin",
         "random_id": str(random_id_for("12", "close")),
     }
+
+
+def test_a_property_that_already_had_the_value_is_no_refusal(
+    make_app: Callable[..., Flask], httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Dashly lists a property sent with the value the lead already has in
+    `meta.not_changed_props` alone: success, nothing to show as not saved."""
+    httpserver.expect_request(re.compile(r"^/users/\d+/props$")).respond_with_json(
+        {"meta": {"status": 200, "not_changed_props": ["$email", "source"]}, "data": {}}
+    )
+    documented_api(httpserver)
+    write_rules(tmp_path / "rules", RULES)
+    app = make_app(
+        DASHLY_API_TOKEN=API_TOKEN,
+        DASHLY_API_URL=httpserver.url_for("/"),
+        RULES_DIR=str(tmp_path / "rules"),
+    )
+    assert say(app.test_client(), "my email is anna@example.com", 31, 730) == "replied"
+    store = app.extensions["autoresponder"].store
+    wait_for(lambda: settled(app) and store.outbox_counts().get("done") == 2)
+    assert store.not_saved() == []
 
 
 def test_refused_properties_are_done_logged_and_listed_as_not_saved(

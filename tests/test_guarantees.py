@@ -30,11 +30,13 @@ from tests.conftest import (
     webhook_form,
     write_rules,
 )
+from tests.fakes.dashly import Conversations
 from tests.postgres_server import PostgresServer
 
 OK = {"meta": {"status": 200}, "data": {}}
 REPLY = re.compile(r"^/conversations/(\d+)/reply$")
 TAG = re.compile(r"^/conversations/(\d+)/tag$")
+PARTS = re.compile(r"^/conversations/(\d+)/parts$")
 PRICES = """
 [[rule]]
 id = "prices"
@@ -61,6 +63,7 @@ class StandIn:
         self._lock = threading.Lock()
         server.expect_request(REPLY, method="POST").respond_with_handler(self._reply)
         server.expect_request(TAG, method="POST").respond_with_handler(self._ok)
+        server.expect_request(PARTS, method="GET").respond_with_handler(self._parts)
         server.expect_request(re.compile(r"^/users/\d+$"), method="GET").respond_with_json(
             {"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}
         )
@@ -77,6 +80,16 @@ class StandIn:
         if failing:
             return Response('{"meta": {"status": 500}}', 500, content_type="application/json")
         return Response(json.dumps(OK), content_type="application/json")
+
+    def _parts(self, request: Request) -> Response:
+        """The conversation's messages: the replies that succeeded (a failing call stored
+        nothing), as Dashly lists them."""
+        path = request.path.removesuffix("/parts") + "/reply"
+        conversations = Conversations()
+        for call in self.sent():
+            if call[0] == path:
+                conversations.store(path.split("/")[2], call[1])
+        return conversations.list_parts(request)
 
     def _ok(self, request: Request) -> Response:
         self._remember(request, True)
@@ -96,14 +109,22 @@ def stand_in(httpserver: HTTPServer) -> StandIn:
     return StandIn(httpserver)
 
 
-@pytest.fixture
-def service(make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path) -> Flask:
+def prices_service(
+    make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path, **settings: str
+) -> Flask:
+    """The app with the PRICES rules, talking to the stand-in."""
     write_rules(tmp_path / "rules", PRICES)
     return make_app(
         DASHLY_API_TOKEN=API_TOKEN,
         DASHLY_API_URL=stand_in.server.url_for("/"),
         RULES_DIR=str(tmp_path / "rules"),
+        **settings,
     )
+
+
+@pytest.fixture
+def service(make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path) -> Flask:
+    return prices_service(make_app, stand_in, tmp_path)
 
 
 def lead(client: FlaskClient, body: str, part_id: int, conversation: int) -> str:
@@ -176,16 +197,41 @@ def test_our_reply_coming_back_without_its_random_id_is_recognised_by_its_text(
     assert store.memory("701").operator_at is not None
 
 
+def test_with_typing_on_our_echo_without_random_id_is_still_ours(
+    make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path
+) -> None:
+    """ "typing…" is the first step: the reply's text is still recorded for its echo, so the
+    bot does not take its own reply for an operator and fall silent for an hour."""
+    app = prices_service(make_app, stand_in, tmp_path, TYPING_SECONDS="1")
+    client = app.test_client()
+    assert lead(client, "price please", 4101, 710) == "replied"
+    wait_for(lambda: stand_in.sent(), timeout=10)
+    bot = {"from": {"id": 1, "type": "default_admin", "name": "Bot"}, "random_id": None}
+    assert operator(client, "<p>Plans start at $10 a month.</p>", 4102, 710, **bot) == {
+        "status": "ignored"
+    }
+    assert outbox(app).memory("710").operator_at is None
+    assert lead(client, "hello", 4103, 710) == "replied"
+
+
+def test_an_operator_sending_the_bots_words_is_a_human_with_the_default_admin(
+    service: Flask, stand_in: StandIn
+) -> None:
+    """DASHLY_ADMIN_ID `default_admin`: only a part from the account's default admin can be
+    the bot's echo; an operator who sends the same saved reply starts the quiet period."""
+    client = service.test_client()
+    assert lead(client, "price?", 4201, 720) == "replied"
+    wait_for(lambda: stand_in.sent())
+    person = {"from": {"id": 14709, "type": "admin", "name": "Alex"}, "random_id": None}
+    operator(client, "Plans start at $10 a month.", 4202, 720, **person)
+    assert outbox(service).memory("720").operator_at is not None
+    assert lead(client, "hello", 4203, 720) == "ignored"
+
+
 def test_with_a_numeric_admin_id_only_that_admin_can_echo_our_text(
     make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path
 ) -> None:
-    write_rules(tmp_path / "rules", PRICES)
-    app = make_app(
-        DASHLY_API_TOKEN=API_TOKEN,
-        DASHLY_API_URL=stand_in.server.url_for("/"),
-        RULES_DIR=str(tmp_path / "rules"),
-        DASHLY_ADMIN_ID="555",
-    )
+    app = prices_service(make_app, stand_in, tmp_path, DASHLY_ADMIN_ID="555")
     client = app.test_client()
     assert lead(client, "price?", 5001, 800) == "replied"
     wait_for(lambda: stand_in.sent())

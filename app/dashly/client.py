@@ -7,15 +7,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError
 
-from app.dashly.parts import digits
+from app.dashly.answers import (
+    PARTS_PAGE_SIZE,
+    effective_status,
+    error_text,
+    meta_of,
+    next_page,
+    parse_retry_after,
+    refused_operations,
+)
+from app.dashly.parts import PartError, digits, parse_part
+from app.text import echo_key
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,12 @@ NAME_CACHE_SECONDS = 300.0
 NAME_CACHE_SIZE = 10_000
 # Connections kept open to the API per process: more than delivery's senders.
 POOL_SIZE = 16
+# Reading a conversation's messages to learn whether a reply reached it: pages read at most
+# (a reply is among the latest messages).
+PARTS_PAGES = 4
+# Dashly stamps a part with its own clock: a part this much older than our call may still be
+# the reply that call made.
+CLOCK_SKEW_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,11 @@ class ApiFailure(Exception):
     retryable: bool
     status: int | None = None
     retry_after: float | None = None
+    # The call may have taken effect although it failed (a timeout after the request was
+    # sent, a 5xx, a 200 without Dashly's answer): a reply is checked for before it is resent.
+    unsure: bool = False
+    # Dashly's name for the error (`meta.error`: "ReplyTooBig", ...), when it gave one.
+    code: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -55,8 +75,10 @@ class DashlyClient:
         api_token: str,
         from_admin: str,
         clock: Callable[[], float] = time.monotonic,
+        timeout: tuple[float, float] = API_TIMEOUT,
     ) -> None:
         self.clock = clock
+        self.timeout = timeout
         # Masked out of the API's error texts; an empty key would match everywhere.
         self._token = api_token or "\0"
         self.from_admin = from_admin
@@ -156,6 +178,65 @@ class DashlyClient:
         self._names[user_id] = (now, name)
         return name
 
+    def has_reply(self, conversation: str, key: str, since: float) -> bool:
+        """Whether the conversation's messages hold a reply from the bot's admin whose text
+        has the echo key `key` (app.text.echo_key), made at `since` or later by Dashly's clock
+        (give or take CLOCK_SKEW_SECONDS). Needs the key's `conversations-read` scope;
+        raises ApiFailure when the messages cannot be read."""
+        path = f"/conversations/{digits(conversation, 'conversation')}/parts"
+        params = {"count": str(PARTS_PAGE_SIZE)}
+        for _ in range(PARTS_PAGES):
+            data, meta = self._get(path, params)
+            parts = data if isinstance(data, list) else []
+            if any(self._is_our_part(part, key, since - CLOCK_SKEW_SECONDS) for part in parts):
+                return True
+            cursor = next_page(meta, parts, since - CLOCK_SKEW_SECONDS)
+            if cursor is None:
+                return False
+            params = {**params, **cursor}
+        return False
+
+    def is_closed(self, conversation: str) -> bool:
+        """Whether Dashly says the conversation is closed; raises ApiFailure when it cannot
+        be read."""
+        data, _ = self._get(f"/conversations/{digits(conversation, 'conversation')}", {})
+        return isinstance(data, dict) and data.get("closed") is True
+
+    def _is_our_part(self, raw: Any, key: str, since: float) -> bool:
+        if not isinstance(raw, dict) or raw.get("type") != "reply_admin":
+            return False
+        try:
+            part = parse_part(raw)
+        except PartError:
+            return False
+        created = raw.get("created")
+        recent = isinstance(created, (int, float)) and created >= since
+        return recent and part.is_from_bot_admin(self.from_admin) and echo_key(part.body) == key
+
+    def _get(self, path: str, params: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+        """GET a resource: its `data` and `meta`; ApiFailure when the call fails."""
+        waiting = self.paused_for()
+        if waiting > 0:
+            raise ApiFailure(f"not calling {path}: the API asked to wait", retryable=True)
+        try:
+            response = self.session.get(
+                self._base_url + path, params=params, timeout=self.timeout, allow_redirects=False
+            )
+            content = response.content
+        except requests.RequestException as error:
+            raise ApiFailure(f"{_kind(error)} calling {path}", retryable=True) from None
+        self._pause_if_asked(response)
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            answer = None
+        meta = answer.get("meta") if isinstance(answer, dict) else None
+        status = effective_status(response.status_code, meta if isinstance(meta, dict) else {})
+        if status >= 300 or not isinstance(meta, dict):
+            details = error_text(content, response.reason, self._token)
+            raise ApiFailure(f"HTTP {status} from {path}: {details}", retryable=status >= 500)
+        return answer.get("data"), meta
+
     def paused_for(self) -> float:
         """Seconds left of the wait the API asked for (0 when calls may go out)."""
         return max(0.0, self._paused_until - self.clock())
@@ -182,21 +263,35 @@ class DashlyClient:
             response = self._send_form(path, fields)
             content = response.content  # read here: a body cut short is a failed call too
         except requests.RequestException as error:
-            raise ApiFailure(f"{_kind(error)} calling {path}", retryable=True) from None
+            raise ApiFailure(
+                f"{_kind(error)} calling {path}", retryable=True, unsure=_may_have_arrived(error)
+            ) from None
         retry_after = self._pause_if_asked(response)
-        meta = _meta(content)
-        status = _effective_status(response.status_code, meta)
+        meta = meta_of(content)
+        status = effective_status(response.status_code, meta)
+        if status < 300 and not meta:
+            # Something answered 200 without Dashly's answer (a proxy, a page cut short):
+            # whether the call took effect is not known.
+            raise ApiFailure(
+                f"HTTP {status} without Dashly's answer from {path}",
+                retryable=True,
+                status=status,
+                unsure=True,
+            )
         if status < 300 or (already_done and meta.get("error") == already_done):
             return meta
         retryable = status == 429 or status >= 500
         # The API's words are stored and shown on /admin: never with the key in them.
         # Masked before it is cut: cut first, a key's first characters could survive.
-        details = _error_text(content, response.reason, self._token)
+        details = error_text(content, response.reason, self._token)
+        code = meta.get("error")
         raise ApiFailure(
             f"HTTP {status} from {path}: {details}",
             retryable=retryable,
             status=status,
             retry_after=retry_after,
+            unsure=status >= 500,
+            code=code if isinstance(code, str) else None,
         )
 
     def _send_form(self, path: str, fields: dict[str, str]) -> requests.Response:
@@ -208,7 +303,7 @@ class DashlyClient:
         request.url = self._base_url + path
         request.headers = CaseInsensitiveDict(self.session.headers)
         request.prepare_body(fields, None)
-        return self._adapter.send(request, timeout=API_TIMEOUT)
+        return self._adapter.send(request, timeout=self.timeout)
 
 
 def _canonical(url: str) -> str:
@@ -238,65 +333,10 @@ def _kind(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _meta(data: bytes) -> dict[str, Any]:
-    """The `meta` object of an answer; empty when the answer has none."""
-    try:
-        meta = json.loads(data).get("meta")
-    except (ValueError, AttributeError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _effective_status(status: int, meta: dict[str, Any]) -> int:
-    """Dashly repeats the status in `meta.status`; an error there counts even under HTTP 200."""
-    if status >= 300:
-        return status
-    try:
-        repeated = int(meta.get("status", status))
-    except (ValueError, TypeError):
-        return status
-    return repeated if repeated >= 300 else status
-
-
-def refused_operations(meta: dict[str, Any]) -> list[tuple[str, str]]:
-    """(property, reason) of each operation Dashly ignored (`meta.ignored_operations`), and of
-    the `meta.not_changed_props` no ignored operation explains."""
-    refused: list[tuple[str, str]] = []
-    ignored = meta.get("ignored_operations")
-    for operation in ignored if isinstance(ignored, list) else []:
-        if isinstance(operation, dict):
-            key, reason = operation.get("key"), operation.get("reason")
-            refused.append((str(key or "?")[:255], str(reason or "no reason given")[:200]))
-    unchanged = meta.get("not_changed_props")
-    named = {key for key, _ in refused}
-    for key in unchanged if isinstance(unchanged, list) else []:
-        if str(key) not in named:
-            refused.append((str(key)[:255], "not changed"))
-    return refused
-
-
-def _error_text(data: bytes, reason: str | None, token: str = "") -> str:
-    try:
-        meta = json.loads(data).get("meta", {})
-        text = f"{meta.get('error', '')} {meta.get('error_message', '')}".strip()
-    except (ValueError, AttributeError):
-        text = data.decode("utf-8", "replace")
-    if token:
-        text = text.replace(token, "[redacted]")
-    return " ".join(text.split())[:200] or reason or "no details"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+def _may_have_arrived(error: requests.RequestException) -> bool:
+    """Whether a failed call may have reached Dashly: not when no connection was made."""
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return not isinstance(reason, NewConnectionError)

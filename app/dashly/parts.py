@@ -15,6 +15,9 @@ ADMIN_MESSAGE = "reply_admin"
 # Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
 AUTOMATIC_SENDERS = frozenset({"message_auto", "message_chat_bot"})
 MAX_ID_DIGITS = 30
+# DASHLY_ADMIN_ID's default names the account's default admin, whose Admin object in a part
+# has this `type` (a person's has "admin").
+DEFAULT_ADMIN = "default_admin"
 
 
 class PartError(ValueError):
@@ -32,6 +35,7 @@ class Part:
     sent_via: str = ""
     random_id: int | None = None
     author_id: str | None = None
+    author_type: str = ""
 
     @property
     def is_lead_message(self) -> bool:
@@ -40,6 +44,14 @@ class Part:
     @property
     def is_automatic(self) -> bool:
         return self.sent_via in AUTOMATIC_SENDERS
+
+    def is_from_bot_admin(self, admin_id: str) -> bool:
+        """Whether the part's author is the admin the bot speaks as: the Admin whose `id` is
+        DASHLY_ADMIN_ID, or with `default_admin` one whose `type` is `default_admin`. Any
+        other admin is a person."""
+        if admin_id == DEFAULT_ADMIN:
+            return self.author_type == DEFAULT_ADMIN
+        return self.author_id == admin_id
 
 
 def digits(value: Any, name: str) -> str:
@@ -106,6 +118,7 @@ def parse_part(data: dict[str, Any]) -> Part:
         sent_via=clean(sent_via)[:64] if isinstance(sent_via, str) else "",
         random_id=_optional_int(random_id),
         author_id=_author_id(data.get("from")),
+        author_type=_author_type(data.get("from")),
     )
 
 
@@ -116,6 +129,12 @@ def _optional_int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
         return value
     return None
+
+
+def _author_type(value: Any) -> str:
+    """An Admin object's `type` ("admin", "default_admin"); "" for a lead's bare id."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    return clean(kind)[:32] if isinstance(kind, str) else ""
 
 
 def _author_id(value: Any) -> str | None:

@@ -32,9 +32,10 @@ class Calls:
                 self.store.record_reply_key(item.id, echo_key(body))
             if self.client is None:
                 log.info("at=info event=dry_run conversation=%s %s=%r", conversation, kind, body)
+            elif kind == "reply":
+                self.client.reply(conversation, body, item.random_id)
             else:
-                random_id = item.random_id if kind == "reply" else action["random_id"]
-                self.client.reply(conversation, body, random_id, note=kind == "note")
+                self._note(conversation, action, body)
         elif self.client is None:
             log.info("at=info event=dry_run conversation=%s action=%s", conversation, kind)
         elif kind == "tag":
@@ -53,6 +54,18 @@ class Calls:
         else:
             raise ApiFailure(f"unknown action {kind!r}", retryable=False)
         return None
+
+    def _note(self, conversation: str, action: dict[str, Any], body: str) -> None:
+        """A note for the operators; refused as too long, once more without the quote."""
+        assert self.client is not None
+        try:
+            self.client.reply(conversation, body, action["random_id"], note=True)
+        except ApiFailure as failure:
+            if failure.code != "ReplyTooBig" or not action.get("message"):
+                raise
+            log.warning("at=warning event=note_too_big conversation=%s", conversation)
+            shorter = self._text({**action, "message": ""}, with_message=True)
+            self.client.reply(conversation, shorter, action["random_id"], note=True)
 
     def show_typing(self, item: OutboxItem) -> None:
         """Best effort, one try: a failure is logged and the answer goes anyway."""

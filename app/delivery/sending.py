@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from app.dashly.client import ApiFailure, DashlyClient
 from app.delivery.calls import Calls
@@ -30,6 +31,10 @@ RECORD_RETRY_FIRST_SECONDS = 0.25
 RECORD_RETRY_MAX_SECONDS = 5.0
 # What a human's taking over makes unwelcome: the bot's own words and what they trigger. The
 # tags, what the lead gave (props) and the hand-over still go out.
+# A reply whose call's outcome is unknown and whose conversation cannot be read (a key without
+# `conversations-read`) is sent again only when its echo has not come this long after the
+# call: Dashly posts every operator-direction message to the webhook within seconds.
+ECHO_WAIT_SECONDS = 30.0
 SILENCED_BY_A_HUMAN = frozenset({"typing", "reply", "note", "close", "event"})
 
 
@@ -62,8 +67,10 @@ class Sender:
         quiet_minutes: int = 0,
         lease_seconds: float = LEASE_SECONDS,
         stop: threading.Event | None = None,
+        echo_wait_seconds: float = ECHO_WAIT_SECONDS,
     ) -> None:
         self.store = store
+        self.echo_wait_seconds = echo_wait_seconds
         self.client = client
         self.clock = clock
         self.calls = Calls(store, client)
@@ -76,32 +83,88 @@ class Sender:
 
     def send(self, item: OutboxItem) -> Finished | None:
         """Perform the reply's remaining actions (without the bot's words when a human took
-        over first). Delivered: what to record (the caller records it); otherwise the retry or
+        over first). A step after the reply that fails for good is listed and the rest go on.
+        Delivered: what to record (the caller records it); otherwise the retry, the wait or
         the burial is recorded here and None returned."""
         started = time.perf_counter()
         reason = overtaken(item, self.quiet_minutes)
         remaining = range(item.step, len(item.actions))
         dropped = [s for s in remaining if reason and item.actions[s]["do"] in SILENCED_BY_A_HUMAN]
-        step, remarks = item.step, []
-        try:
-            for step in remaining:
-                action = item.actions[step]
-                if step in dropped:
-                    continue
-                if action["do"] == "typing":
-                    self._type_then_wait(item, step, action["seconds"])
+        failed, remarks = list(item.failed_steps), []
+        for step in remaining:
+            action, kind = item.actions[step], item.actions[step]["do"]
+            if step in dropped:
+                continue
+            if kind == "typing":
+                self._type_then_wait(item, step, action["seconds"])
+                return None
+            if kind == "close" and any(done == "reply" for done, _ in failed):
+                failed.append(("close", "not sent: the reply was not delivered"))
+            elif kind == "reply" and item.unsure_since is not None and self.client is not None:
+                stored = self._reply_already_there(item)
+                if stored is None:
+                    self.store.defer(item.id, step, item.unsure_since + self.echo_wait_seconds)
                     return None
-                remark = self.calls.perform(item, action)
-                if remark:
-                    remarks.append(remark)
-                if step + 1 < len(item.actions):
-                    self._record_step(item.id, step + 1)
+                if not stored:
+                    outcome = self._perform(item, step, action, failed)
+                    if outcome is None:
+                        return None
+                    remarks += outcome
+            else:
+                outcome = self._perform(item, step, action, failed)
+                if outcome is None:
+                    return None
+                remarks += outcome
+            if step + 1 < len(item.actions):
+                changed = len(failed) != len(item.failed_steps)
+                self._record_step(item.id, step + 1, failed if changed else None)
+        return self._finished(item, failed, remarks, dropped, reason, started)
+
+    def _perform(
+        self, item: OutboxItem, step: int, action: dict[str, Any], failed: list[tuple[str, str]]
+    ) -> list[str] | None:
+        """One step's call: its remark (a list, maybe empty), or None when the item was put
+        back for a retry or buried. A failure for good is added to `failed`."""
+        kind = action["do"]
+        try:
+            remark = self.calls.perform(item, action)
         except ApiFailure as failure:
-            self._failed(item.id, item.conversation, item.deadline, item.attempts, step, failure)
-            return None
+            if self._retry_later(item, step, failure):
+                return None
+            if kind == "close" and self._already_closed(item.conversation):
+                return []
+            self._failed_for_good(item, kind, failure)
+            failed.append((kind, str(failure)))
+            return []
         except AnswerTemplateError as error:
             self.store.bury(item.id, str(error), self.clock())
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
+            return None
+        return [remark] if remark else []
+
+    def _finished(
+        self,
+        item: OutboxItem,
+        failed: list[tuple[str, str]],
+        remarks: list[str],
+        dropped: list[int],
+        reason: str | None,
+        started: float,
+    ) -> Finished | None:
+        """What the item's end is: dead when its reply (or its only call) failed for good,
+        cancelled when a human overtook it, done otherwise, the failed steps listed."""
+        main = item.actions[0]["do"] if len(item.actions) == 1 else "reply"
+        main_failed = next((why for kind, why in failed if kind == main), None)
+        if main_failed is not None:
+            start = next(i for i, a in enumerate(item.actions) if a["do"] == main)
+            self.store.bury(item.id, main_failed, self.clock(), failed, step=start)
+            log.error(
+                "at=error event=reply_dead id=%d conversation=%s attempts=%d error=%r",
+                item.id,
+                item.conversation,
+                item.attempts,
+                main_failed,
+            )
             return None
         if dropped:
             return self._cancelled(item, [item.actions[s]["do"] for s in dropped], reason)
@@ -115,7 +178,60 @@ class Sender:
             status,
             (time.perf_counter() - started) * 1000,
         )
-        return Finished(item.id, status, self.clock(), "; ".join(remarks) or None)
+        return Finished(
+            item.id, status, self.clock(), "; ".join(remarks) or None, failed_steps=tuple(failed)
+        )
+
+    def _reply_already_there(self, item: OutboxItem) -> bool | None:
+        """Whether Dashly has a reply whose earlier call's outcome is unknown: its echo came,
+        or the conversation's messages hold it. None while that cannot be told and the wait
+        for the echo has not passed: after it, a reply with neither is sent again."""
+        assert self.client is not None and item.unsure_since is not None
+        if item.echoed_at is not None:
+            found: bool | None = True
+        elif item.reply_key is None:
+            found = False  # never rendered, so never sent
+        else:
+            try:
+                found = self.client.has_reply(item.conversation, item.reply_key, item.unsure_since)
+            except ApiFailure as failure:
+                waited = self.clock() >= item.unsure_since + self.echo_wait_seconds
+                log.warning(
+                    "at=warning event=reply_unknown id=%d conversation=%s error=%r next=%s",
+                    item.id,
+                    item.conversation,
+                    str(failure),
+                    "resend" if waited else "wait_for_echo",
+                )
+                found = False if waited else None
+        if found:
+            log.info(
+                "at=info event=reply_already_delivered id=%d conversation=%s",
+                item.id,
+                item.conversation,
+            )
+        return found
+
+    def _already_closed(self, conversation: str) -> bool:
+        """Whether a conversation whose close was refused is closed already (that is done)."""
+        assert self.client is not None
+        try:
+            return self.client.is_closed(conversation)
+        except ApiFailure:
+            return False
+
+    def _failed_for_good(self, item: OutboxItem, kind: str, failure: ApiFailure) -> None:
+        """Log a step that failed for good; a failed hand-over gives the bot its voice back."""
+        if kind == "assign":
+            self.store.lift_hand_over(item.conversation, item.created_at)
+        log.error(
+            "at=error event=step_failed id=%d conversation=%s rule=%s step=%s error=%r",
+            item.id,
+            item.conversation,
+            item.rule_id,
+            kind,
+            str(failure),
+        )
 
     def _cancelled(self, item: OutboxItem, dropped: list[str], reason: str | None) -> Finished:
         log.info(
@@ -135,7 +251,9 @@ class Sender:
         self.calls.show_typing(item)
         self.store.defer(item.id, step + 1, self.clock() + seconds)
 
-    def _record_step(self, item_id: int, step: int) -> None:
+    def _record_step(
+        self, item_id: int, step: int, failed: list[tuple[str, str]] | None = None
+    ) -> None:
         """Record that the actions before `step` are done and renew the claim. While the
         store refuses, keep trying (the lease this worker renews keeps the item its own):
         the call just made must not be made again because it could not be written down.
@@ -143,7 +261,7 @@ class Sender:
         delay = RECORD_RETRY_FIRST_SECONDS
         while True:
             try:
-                self.store.complete_step(item_id, step, self.clock() + self.lease_seconds)
+                self.store.complete_step(item_id, step, self.clock() + self.lease_seconds, failed)
             except StoreUnavailable as error:
                 self._trouble.failed(str(error))
                 if self.stop.wait(delay):
@@ -153,15 +271,9 @@ class Sender:
                 self._trouble.recovered()
                 return
 
-    def _failed(
-        self,
-        item_id: int,
-        conversation: str,
-        deadline: float,
-        attempts: int,
-        step: int,
-        failure: ApiFailure,
-    ) -> None:
+    def _retry_later(self, item: OutboxItem, step: int, failure: ApiFailure) -> bool:
+        """Record a retry of the step when trying again can help and there is time; False
+        when it failed for good."""
         now = self.clock()
         if failure.status in (401, 403) and not self._warned_about_token:
             self._warned_about_token = True
@@ -171,26 +283,20 @@ class Sender:
                 "Dashly refused DASHLY_API_TOKEN: check the API key in Dashly's settings",
             )
         error = str(failure)
-        when = now + retry_delay(attempts, failure.retry_after, self.rng)
-        if failure.retryable and when < deadline:
-            self.store.retry_later(item_id, when, error)
-            log.warning(
-                "at=warning event=delivery_retry id=%d conversation=%s step=%d attempt=%d "
-                "in_s=%.1f error=%r",
-                item_id,
-                conversation,
-                step,
-                attempts,
-                when - now,
-                error,
-            )
-        else:
-            self.store.bury(item_id, error, now)
-            log.error(
-                "at=error event=reply_dead id=%d conversation=%s step=%d attempts=%d error=%r",
-                item_id,
-                conversation,
-                step,
-                attempts,
-                error,
-            )
+        when = now + retry_delay(item.attempts, failure.retry_after, self.rng)
+        if not (failure.retryable and when < item.deadline):
+            return False
+        unsure = failure.unsure and item.actions[step]["do"] == "reply"
+        self.store.retry_later(item.id, when, error, unsure_since=now if unsure else None)
+        log.warning(
+            "at=warning event=delivery_retry id=%d conversation=%s step=%d attempt=%d "
+            "in_s=%.1f unsure=%s error=%r",
+            item.id,
+            item.conversation,
+            step,
+            item.attempts,
+            when - now,
+            "yes" if unsure else "no",
+            error,
+        )
+        return True

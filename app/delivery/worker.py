@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from app.dashly.client import DashlyClient
-from app.delivery.sending import LEASE_SECONDS, Sender
+from app.delivery.sending import ECHO_WAIT_SECONDS, LEASE_SECONDS, Sender
 from app.logs import Trouble
 from app.store import Finished, OutboxItem, Store, StoreUnavailable
 
@@ -50,6 +50,7 @@ class Delivery:
         text_retention_seconds: float = 14 * 86400,
         quiet_minutes: int = 0,
         lease_seconds: float = LEASE_SECONDS,
+        echo_wait_seconds: float = ECHO_WAIT_SECONDS,
     ) -> None:
         self.store = store
         self.client = client
@@ -69,7 +70,9 @@ class Delivery:
         self._drain_until = 0.0
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self.sender = Sender(store, client, clock, quiet_minutes, lease_seconds, self._stop)
+        self.sender = Sender(
+            store, client, clock, quiet_minutes, lease_seconds, self._stop, echo_wait_seconds
+        )
         self._last_prune = 0.0
         # A database outage is one log line per interval from each, not a traceback per try.
         self._trouble = Trouble("delivery")

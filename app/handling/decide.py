@@ -16,6 +16,8 @@ from app.text import as_written
 REPLIED, IGNORED, NO_MATCH, DUPLICATE = "replied", "ignored", "no_match", "duplicate"
 # Delivery keeps trying for this long after the lead's message arrived (SPEC §5.6).
 DELIVERY_WINDOW_SECONDS = 15 * 60
+# A note quotes at most this much of the lead's message.
+MAX_QUOTE = 1000
 
 
 @dataclass(frozen=True)
@@ -112,21 +114,44 @@ def reply_actions(
     said: Said = Said(),
     typing_seconds: int = 0,
 ) -> list[dict[str, Any]]:
-    """What delivery does, in order: "typing…", the reply, the note, the tags, the hand-over,
-    closing. Each is a step of one outbox item: done once, in this order."""
+    """What delivery does, in order (SPEC §5.6): "typing…", the reply, the hand-over, the
+    note, the tags, closing. Each is a step of one outbox item: done once, in this order; the
+    hand-over comes right after the reply, so a note or a tag that fails cannot keep it back."""
     actions: list[dict[str, Any]] = []
     if typing_seconds:
         actions.append({"do": "typing", "seconds": typing_seconds})
     actions.append({"do": "reply", **text_action(answer, groups, lead_id)})
-    if rule.note is not None:
-        note = text_action(rule.note, groups, lead_id, as_written(said.text))
-        actions.append({"do": "note", "random_id": random_id_for(said.part_id, "note"), **note})
-    actions += [{"do": "tag", "tag": tag} for tag in rule.tags]
     if rule.assign:
         actions.append({"do": "assign", "admin": rule.assign})
+    if rule.note is not None:
+        actions.append(note_action(rule.note, groups, lead_id, said))
+    actions += [{"do": "tag", "tag": tag} for tag in rule.tags]
     if rule.close:
         actions.append({"do": "close", "random_id": random_id_for(said.part_id, "close")})
     return actions
+
+
+def note_action(
+    note: Answer, groups: dict[str, str], lead_id: str | None, said: Said
+) -> dict[str, Any]:
+    """The note for the operators, rendered at delivery: a note Dashly refuses as too long
+    (`ReplyTooBig`) is sent again without the lead's message."""
+    action: dict[str, Any] = {
+        "do": "note",
+        "random_id": random_id_for(said.part_id, "note"),
+        "template": note.source,
+        "match": groups,
+        "message": quote(as_written(said.text)),
+    }
+    if lead_id and note.uses_lead:
+        action["lead"] = lead_id
+    return action
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """The lead's message as a note quotes it: at most `limit` characters, a cut one ending
+    in "…" (Dashly publishes no limit for a reply's length)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def text_action(

@@ -118,7 +118,7 @@ class Handler:
 
     def _is_our_reply(self, part: Part, now: float) -> bool:
         """Our random_id echoed, or (the echo missing) the text of a reply we queued here
-        lately, from our admin when DASHLY_ADMIN_ID is a number a part can name."""
-        from_our_admin = not self.admin_id.isdigit() or part.author_id == self.admin_id
-        key = echo_key(part.body) if from_our_admin else ""
-        return self.store.is_our_reply(part.conversation, part.random_id, key, now - ECHO_SECONDS)
+        lately, from the bot's own admin (an operator who sends the bot's words is a human)."""
+        key = echo_key(part.body) if part.is_from_bot_admin(self.admin_id) else ""
+        since = now - ECHO_SECONDS
+        return self.store.is_our_reply(part.conversation, part.random_id, key, since, now)

@@ -102,8 +102,9 @@ class ConversationRecords(Database):
             now,
             reply.conversation,
         )
-        body = reply.actions[0].get("body") if reply.actions else None
-        # The text is known now unless it uses the lead's name (then delivery records it).
+        body = next((a.get("body") for a in reply.actions if a["do"] == "reply"), None)
+        # The text is known now unless it uses the lead's name (then delivery records it),
+        # whatever comes first ("typing…").
         key = echo_key(body) if isinstance(body, str) else None
         items = [(reply.part_id, reply.random_id, list(reply.actions), key)]
         # A lead action's item is keyed by its part and kind; its random_id 0 is never sent.
@@ -152,22 +153,42 @@ class ConversationRecords(Database):
         random_id: int | None,
         reply_key: str | None = None,
         since: float = 0.0,
+        now: float | None = None,
     ) -> bool:
         """Whether an operator's part is the echo of a reply we queued: it carries the
         random_id of one (0 or none is never ours: lead calls are stored with 0), or, when
-        `reply_key` is given, it says what a reply queued here since `since` says. One read."""
+        `reply_key` is given, it says what a reply queued here since `since` says. The echo of
+        a reply not yet recorded as sent is noted (at `now`): a call whose outcome was unknown
+        is then not made again. One read, and a write only for such an echo."""
         if not random_id and not reply_key:
             return False
-        return bool(
-            self._read(
-                "SELECT 1 FROM outbox WHERE conversation = ? AND ((random_id = ? AND ? <> 0) "
-                "OR (reply_key = ? AND created_at >= ?)) LIMIT 1",
-                conversation,
-                random_id or 0,
-                random_id or 0,
-                reply_key or None,
-                since,
+        rows = self._read(
+            "SELECT id, status, echoed_at FROM outbox WHERE conversation = ? "
+            "AND ((random_id = ? AND ? <> 0) OR (reply_key = ? AND created_at >= ?))",
+            conversation,
+            random_id or 0,
+            random_id or 0,
+            reply_key or None,
+            since,
+        )
+        waiting = [r[0] for r in rows if r[1] in ("pending", "sending") and r[2] is None]
+        if waiting:
+            marks = ", ".join("?" for _ in waiting)
+            self._write(
+                f"UPDATE outbox SET echoed_at = ? WHERE id IN ({marks})",
+                now if now is not None else since,
+                *waiting,
             )
+        return bool(rows)
+
+    def lift_hand_over(self, conversation: str, since: float) -> None:
+        """The hand-over decided at `since` or later did not happen (its `assign` failed for
+        good): the bot may speak in the conversation again."""
+        self._write(
+            "UPDATE conversations SET handed_off_at = NULL "
+            "WHERE conversation = ? AND handed_off_at >= ?",
+            conversation,
+            since,
         )
 
     def memory(self, conversation: str) -> ConversationMemory:

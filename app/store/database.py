@@ -4,6 +4,8 @@ driver), the store's readiness, and what /healthz needs to know about failing wr
 from __future__ import annotations
 
 import logging
+import mmap
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,9 @@ log = logging.getLogger(__name__)
 TRANSACTION_SECONDS = 5.0
 # /healthz reports writes as failing while the last one failed this recently.
 WRITE_FAILURE_SECONDS = 30.0
+# The shared write marks: the last failure's and the last success's time, one double each.
+_SLOT = struct.Struct("d")
+_MARKS = struct.Struct("dd")
 DEFAULT_POOL_SIZE = 2
 # Keys the two databases spell differently.
 _DIALECT = {
@@ -56,8 +61,10 @@ class Database:
         self._sql_cache: dict[str, str] = {}
         # Set once the schema is known to be current (migrate); until then webhooks get 503.
         self.ready = threading.Event()
-        self._last_write_failure = 0.0
-        self._last_write_success = 0.0
+        # When this service's last write failed and last succeeded, in memory that every
+        # worker forked from this process shares: whichever worker answers /healthz tells the
+        # truth about writes (time.monotonic is one clock for all processes of a machine).
+        self._write_marks = mmap.mmap(-1, _MARKS.size)
 
     def _sql(self, query: str) -> str:
         cached = self._sql_cache.get(query)
@@ -77,13 +84,13 @@ class Database:
             with self.backend.transaction(seconds, own_connection) as execute:
                 yield lambda query, *params: execute(self._sql(query), params)
         except StoreUnavailable:
-            self._last_write_failure = time.monotonic()
+            self._mark_write(failed=True)
             raise
         except self.backend.errors as error:
-            self._last_write_failure = time.monotonic()
+            self._mark_write(failed=True)
             self.backend.reset()
             raise StoreUnavailable(f"state store error: {describe(error)}") from error
-        self._last_write_success = time.monotonic()
+        self._mark_write(failed=False)
 
     def _read(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         try:
@@ -99,12 +106,14 @@ class Database:
         with self.transaction() as run:
             return run(query, *params).rowcount
 
+    def _mark_write(self, failed: bool) -> None:
+        _SLOT.pack_into(self._write_marks, _SLOT.size * (0 if failed else 1), time.monotonic())
+
     def writes_failing(self) -> bool:
-        """Whether the last write of this process failed, recently (disk full, read-only)."""
-        failed = self._last_write_failure
-        return failed > self._last_write_success and time.monotonic() - failed < (
-            WRITE_FAILURE_SECONDS
-        )
+        """Whether the last write of any worker of this service failed, recently (disk
+        full, read-only)."""
+        failed, succeeded = _MARKS.unpack_from(self._write_marks)
+        return failed > succeeded and time.monotonic() - failed < WRITE_FAILURE_SECONDS
 
     def close(self) -> None:
         """Close this process's connections (the master's, before gunicorn forks)."""

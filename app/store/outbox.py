@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from app.store.database import Database
@@ -9,7 +10,8 @@ from app.store.records import Finished, OutboxItem, outbox_item
 
 _OUTBOX_COLUMNS = (
     "id, part_id, conversation, rule_id, random_id, actions, step, status, attempts, "
-    "created_at, deadline, next_attempt_at, last_error"
+    "created_at, deadline, next_attempt_at, last_error, failed_steps, unsure_since, echoed_at, "
+    "reply_key"
 )
 
 
@@ -18,10 +20,13 @@ _OUTBOX_COLUMNS = (
 # different conversations. A claimed item ('sending') whose lease ran out is taken over only
 # when the claimer may take expired leases (see Delivery: a live holder renews its leases).
 # Each item comes with what its conversation's silence is now, so that a reply a human
-# overtook is cancelled before its next call.
+# overtook is cancelled before its next call. An item taken over from a worker that died
+# mid-call may have reached Dashly: its reply is checked for before it is sent again.
 _CLAIM = (
     "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, "
-    "holder = ? WHERE id {IN_IDS}SELECT id FROM outbox AS due "
+    "holder = ?, unsure_since = CASE WHEN status = 'sending' "
+    "THEN COALESCE(unsure_since, created_at) ELSE unsure_since END "
+    "WHERE id {IN_IDS}SELECT id FROM outbox AS due "
     "WHERE status IN (%s) AND next_attempt_at <= ? "
     "AND NOT EXISTS (SELECT 1 FROM outbox AS earlier "
     "WHERE earlier.conversation = due.conversation AND earlier.id < due.id "
@@ -32,7 +37,10 @@ _CLAIM = (
 )
 _CLAIM_DUE = _CLAIM % "'pending'"
 _CLAIM_DUE_OR_EXPIRED = _CLAIM % "'pending', 'sending'"
-_FINISH = "UPDATE outbox SET status = ?, finished_at = ?, last_error = ? WHERE id = ?"
+_FINISH = (
+    "UPDATE outbox SET status = ?, finished_at = ?, last_error = ?, "
+    "failed_steps = COALESCE(?, failed_steps) WHERE id = ?"
+)
 # A cancelled reply was not said: its rule has not answered the conversation.
 _FORGET_ANSWER = (
     "DELETE FROM answered_rules WHERE (conversation, rule_id) IN "
@@ -66,7 +74,8 @@ class OutboxRecords(Database):
         halves the commits a reply costs when the service is busy."""
         with self.transaction() as run:
             for done in finished:
-                run(_FINISH, done.status, done.at, done.reason, done.item_id)
+                failed = _as_json(done.failed_steps) if done.failed_steps else None
+                run(_FINISH, done.status, done.at, done.reason, failed, done.item_id)
                 if done.forget_answer:
                     run(_FORGET_ANSWER, done.item_id)
             if renew:
@@ -83,13 +92,29 @@ class OutboxRecords(Database):
         recognised as ours even without the random_id."""
         self._write("UPDATE outbox SET reply_key = ? WHERE id = ?", key, item_id)
 
-    def complete_step(self, item_id: int, step: int, lease_until: float) -> None:
-        """Record that the actions before `step` are done, so a retry does not repeat them,
-        and renew the claim for the next action."""
+    def complete_step(
+        self,
+        item_id: int,
+        step: int,
+        lease_until: float,
+        failed_steps: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Record that the actions before `step` are done (`failed_steps`, when given, the
+        ones among them that failed for good), so a retry does not repeat them, and renew the
+        claim for the next action."""
+        if failed_steps is None:
+            self._write(
+                "UPDATE outbox SET step = ?, next_attempt_at = ? WHERE id = ?",
+                step,
+                lease_until,
+                item_id,
+            )
+            return
         self._write(
-            "UPDATE outbox SET step = ?, next_attempt_at = ? WHERE id = ?",
+            "UPDATE outbox SET step = ?, next_attempt_at = ?, failed_steps = ? WHERE id = ?",
             step,
             lease_until,
+            _as_json(failed_steps),
             item_id,
         )
 
@@ -107,21 +132,37 @@ class OutboxRecords(Database):
             item_id,
         )
 
-    def retry_later(self, item_id: int, when: float, error: str) -> None:
+    def retry_later(
+        self, item_id: int, when: float, error: str, unsure_since: float | None = None
+    ) -> None:
+        """Try the item again at `when`; `unsure_since`: its reply's call may have reached
+        Dashly (the earliest such call is kept)."""
         self._write(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? "
-            "WHERE id = ?",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, "
+            "unsure_since = COALESCE(unsure_since, ?) WHERE id = ?",
             when,
             error,
+            unsure_since,
             item_id,
         )
 
-    def bury(self, item_id: int, error: str, now: float) -> None:
-        """Give up on a reply: it stays visible as `dead` with its last error."""
+    def bury(
+        self,
+        item_id: int,
+        error: str,
+        now: float,
+        failed_steps: Sequence[tuple[str, str]] = (),
+        step: int | None = None,
+    ) -> None:
+        """Give up on a reply: it stays visible as `dead` with its last error and the steps
+        that failed; `step`, when given, is where a revival starts again."""
         self._write(
-            "UPDATE outbox SET status = 'dead', last_error = ?, finished_at = ? WHERE id = ?",
+            "UPDATE outbox SET status = 'dead', last_error = ?, finished_at = ?, "
+            "failed_steps = ?, step = COALESCE(?, step) WHERE id = ?",
             error,
             now,
+            _as_json(failed_steps),
+            step,
             item_id,
         )
 
@@ -130,7 +171,8 @@ class OutboxRecords(Database):
         (or its contents were forgotten: `flask insights forget`)."""
         changed = self._write(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, deadline = ?, "
-            "finished_at = NULL WHERE id = ? AND status = 'dead' AND actions <> '[]'",
+            "finished_at = NULL, failed_steps = NULL, unsure_since = NULL "
+            "WHERE id = ? AND status = 'dead' AND actions <> '[]'",
             now,
             deadline,
             item_id,
@@ -157,6 +199,16 @@ class OutboxRecords(Database):
         )
         return [outbox_item(row) for row in reversed(rows)]
 
+    def failed_steps(self, limit: int = 50) -> list[OutboxItem]:
+        """The latest items with a step that failed for good (an `assign` to an admin who is
+        gone, a refused note): the reply went, or, when it failed too, the item is dead."""
+        rows = self._read(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE failed_steps IS NOT NULL "
+            "AND failed_steps <> '[]' ORDER BY id DESC LIMIT ?",
+            limit,
+        )
+        return [outbox_item(row) for row in reversed(rows)]
+
     def outbox_counts(self) -> dict[str, int]:
         return dict(self._read("SELECT status, COUNT(*) FROM outbox GROUP BY status"))
 
@@ -168,10 +220,15 @@ class OutboxRecords(Database):
 
     def last_dead_since(self, since: float) -> str | None:
         """The error of the latest reply that died since `since` ("" when it had none), or
-        None when none did: what /healthz calls a bot that has gone quiet."""
+        None when none did: what /healthz calls a bot that has gone quiet. A step after the
+        reply that failed, or a lead call (random_id 0) that died, is no dying reply."""
         rows = self._read(
             "SELECT last_error FROM outbox WHERE status = 'dead' AND finished_at >= ? "
-            "ORDER BY finished_at DESC LIMIT 1",
+            "AND random_id <> 0 ORDER BY finished_at DESC LIMIT 1",
             since,
         )
         return (rows[0][0] or "") if rows else None
+
+
+def _as_json(failed_steps: Sequence[tuple[str, str]]) -> str:
+    return json.dumps([list(pair) for pair in failed_steps], ensure_ascii=False)

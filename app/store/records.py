@@ -63,6 +63,14 @@ class OutboxItem:
     deadline: float
     next_attempt_at: float
     last_error: str | None
+    # The steps that failed for good, as (kind, why), the rest having gone on.
+    failed_steps: tuple[tuple[str, str], ...] = ()
+    # Since when the reply's call may have reached Dashly unknown to us (a timeout, a 5xx, a
+    # worker that died mid-call), and when its echo arrived: None while neither happened.
+    unsure_since: float | None = None
+    echoed_at: float | None = None
+    # What the reply says, as its echo is compared (None until it is rendered).
+    reply_key: str | None = None
     # When a claim read the conversation: its last human operator's message and its handoff.
     operator_at: float | None = None
     handed_off_at: float | None = None
@@ -79,9 +87,12 @@ class Finished:
     at: float
     reason: str | None = None
     forget_answer: bool = False
+    # The steps that failed for good while the rest went on, as (kind, why).
+    failed_steps: tuple[tuple[str, str], ...] = ()
 
 
 def outbox_item(row: Sequence[Any]) -> OutboxItem:
     values = list(row)
     values[5] = tuple(json.loads(values[5]))
+    values[13] = tuple(tuple(pair) for pair in json.loads(values[13] or "[]"))
     return OutboxItem(*values)

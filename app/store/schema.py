@@ -88,6 +88,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE outbox ADD COLUMN reply_key TEXT",
         "ALTER TABLE outbox ADD COLUMN holder TEXT",
     ),
+    # The steps of an item that failed for good while the rest went on (JSON [[kind, why]]),
+    # since when a reply's call may have reached Dashly without our knowing, and when the
+    # echo of such a reply arrived: what decides whether it is sent again.
+    (
+        "ALTER TABLE outbox ADD COLUMN failed_steps TEXT",
+        "ALTER TABLE outbox ADD COLUMN unsure_since {REAL}",
+        "ALTER TABLE outbox ADD COLUMN echoed_at {REAL}",
+    ),
 )
 
 

@@ -66,6 +66,7 @@ def page(**extra: Any) -> str:
         dead=state.store.outbox(("dead",)),
         cancelled=state.store.outbox(("cancelled",))[-CANCELLED_SHOWN:],
         not_saved=state.store.not_saved(CANCELLED_SHOWN),
+        failed_steps=state.store.failed_steps(CANCELLED_SHOWN),
         dry_run=state.settings.dry_run,
         durable=state.settings.store_is_durable,
         computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),

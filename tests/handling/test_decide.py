@@ -68,13 +68,13 @@ def test_silent_for_good_after_a_handoff(rules: RuleSet) -> None:
     assert choose(rules, "hello", handed).status == IGNORED
 
 
-def test_reply_actions_reply_then_tags_then_assign(rules: RuleSet) -> None:
+def test_reply_actions_reply_then_assign_then_tags(rules: RuleSet) -> None:
     decision = choose(rules, "an operator please")
     assert decision.reply.actions == (
         {"do": "reply", "body": "Passing you on"},
+        {"do": "assign", "admin": "14709"},
         {"do": "tag", "tag": "handoff"},
         {"do": "tag", "tag": "vip"},
-        {"do": "assign", "admin": "14709"},
     )
     assert decision.reply.hands_off
     assert decision.reply.random_id == random_id_for("9")

@@ -1,0 +1,1 @@
+"""Stand-ins for what lives across the network: Dashly's Web API on loopback."""
