@@ -2,17 +2,37 @@
 
 import os
 
+from gunicorn.workers.gthread import ThreadWorker
+
 # Heroku gives the port in $PORT and routes to all interfaces; locally `make run` binds 127.0.0.1.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 # Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 suits the smallest dyno.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 
-# Threads suit a service that mostly waits on the database; the Dashly calls run in each
-# worker's delivery thread, not in request threads.
-worker_class = "gthread"
 # GUNICORN_THREADS is documented in the README; 4 keeps a worker's database pool (2) busy.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+
+class SharingThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker (threads suit a service that mostly waits on the database;
+    the Dashly calls run in each worker's delivery thread), keeping at most `threads` idle
+    keep-alive connections. The workers accept from one shared socket and a connection stays
+    with the worker that took it: after a boot, the router's first connections all went to
+    the first worker up, which then did all the work on one core in most bench runs. A worker
+    holding more idle connections than that answers with `Connection: close` (the router then
+    never reuses a connection being closed) and the client's next connection goes to whichever
+    worker accepts it. gunicorn's own knob, `worker_connections`, also stops accepting at that
+    count, so a burst of more connections would wait in the backlog (p99 3.3 s at 40
+    connections): this keeps accepting. It sets gthread's `max_keepalived` (gunicorn 27,
+    pinned in uv.lock; tests/test_service.py checks it is still read)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_keepalived = self.cfg.threads
+
+
+worker_class = SharingThreadWorker
 
 # Load the app (and validate the rules) once in the master: broken rules stop the start with
 # their file:line messages instead of every worker failing, and workers share the compiled rules.

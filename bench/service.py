@@ -9,8 +9,13 @@ Beside req/s and latency it reports the server's CPU time per webhook, read from
 gunicorn master and its workers: a figure no load generator can skew. Exits 1 when a target of
 the design (docs/performance.md) is missed.
 
+Columns: `least` is the share of the requests served by the worker that served the fewest
+(50% is an even split: a worker that keeps every keep-alive connection shows as 0%).
+
 Settings: BENCH_FULL, BENCH_ROUNDS, BENCH_SECONDS, BENCH_ONLY ("ours,bare Flask"), BENCH_DELAYS
-("0,2"), BENCH_BEFORE=REV (the project at REV as one more design, to price a change).
+("0,2"), BENCH_CONNECTIONS (12), BENCH_SETTLE (seconds between the workers' start and the
+load: 0, as a router's connections come after a boot), BENCH_BEFORE=REV (the project at REV as
+one more design, to price a change).
 BENCH_ONLY may also name "ours in memory": this service with its SQLite file in /dev/shm, where
 a commit's fsync costs nothing. It is not a way to deploy (a 200 would not survive a power
 loss); it measures what the durable commit costs against all the rest.
@@ -32,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +48,7 @@ from bench.mix import form_templates  # noqa: E402
 
 TOKEN = "bench-webhook-token"
 WORKERS = 2
-CONNECTIONS = 12
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "12"))
 DESIGNS = {
     "ours": "app.wsgi:app",
     "bare Flask": "bench.bare_app:app",
@@ -71,6 +76,12 @@ class Result:
     calls: int  # reply calls the stand-in received
     unique: int  # distinct random_ids among them
     drained: bool  # every queued reply was waited for
+    served: tuple[int, ...] = ()  # the requests each worker served
+
+    @property
+    def smallest_share(self) -> float:
+        """The share of the requests served by the worker that served the fewest."""
+        return min(self.served) / max(sum(self.served), 1) if self.served else float("nan")
 
     @property
     def rate(self) -> float:
@@ -136,14 +147,15 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def wait_for_workers(master: int, count: int, timeout: float = 30.0) -> list[int]:
-    """Wait until gunicorn has forked all its workers, then a second more for their start-up
-    hook (load sent to the first worker up would stay on its keep-alive connections)."""
+    """Wait until gunicorn has forked all its workers; with BENCH_SETTLE (seconds), that much
+    more. The load then starts as a platform's router does after a boot or a restart: as soon
+    as the service answers, its connections kept alive, whichever worker took them."""
     deadline = time.monotonic() + timeout
     while len(children(master)) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"gunicorn did not start {count} workers")
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(float(os.environ.get("BENCH_SETTLE", "0")))
     return children(master)
 
 
@@ -176,12 +188,18 @@ def service_env(web_port: int, api_port: int, folder: Path, code: Path | None = 
 
 
 def start_gunicorn(code: Path, app: str, folder: Path, env: dict) -> subprocess.Popen:
-    """gunicorn with the project's configuration at `code`, serving `app` from `folder`."""
+    """gunicorn with the project's configuration at `code`, serving `app` from `folder`, each
+    worker counting the requests it served (folder/served/PID, written at its exit)."""
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    (folder / "served").mkdir(exist_ok=True)
+    counting = {
+        "BENCH_GUNICORN_CONF": str(code / "gunicorn.conf.py"),
+        "BENCH_COUNTS": str(folder / "served"),
+    }
     return subprocess.Popen(
-        [gunicorn, "-c", str(code / "gunicorn.conf.py"), app],
+        [gunicorn, "-c", str(ROOT / "bench" / "counting_gunicorn.py"), app],
         cwd=folder,
-        env=env,
+        env={**env, **counting},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -285,6 +303,12 @@ def run_design(design: str, api_delay: float, folder: Path, seconds: float, drai
         api.wait()
 
 
+def served_by_worker(folder: Path) -> tuple[int, ...]:
+    """The requests each worker served in the run just stopped (the /healthz polls of its
+    start included: a handful)."""
+    return tuple(int(f.read_text()) for f in sorted((folder / "served").iterdir()))
+
+
 def wait_for_delivery(api_port: int, database: Path, drain: bool) -> bool:
     """Wait for every queued reply (as long as the service keeps trying one when `drain`, a few
     seconds otherwise); True when all arrived. The webhooks in flight when wrk stopped are
@@ -307,8 +331,8 @@ def print_row(design: str, api_delay: float, result: Result) -> None:
     print(
         f"{design:<14} {api_delay:>3.0f}s {result.rate:>7.0f} {result.p50_ms:>7.1f} "
         f"{result.p99_ms:>8.1f} {result.errors:>6} {result.cpu_us_per_request:>8.0f} "
-        f"{result.replied:>7} {result.duplicates if ours else '-':>5}  "
-        f"{delivered if ours else '-'}",
+        f"{result.replied:>7} {result.duplicates if ours else '-':>5} "
+        f"{result.smallest_share:>6.0%}  {delivered if ours else '-'}",
         flush=True,
     )
 
@@ -338,6 +362,21 @@ def checks(runs: dict[tuple[str, float], list[Result]], delays: list[float]) -> 
             )
             p99 = median_run(ours).p99_ms / median_run(bare).p99_ms
             found.append((f"API {delay:.0f} s: p99 {p99:.1f}x bare Flask's (<= 5x)", p99 <= 5))
+            worst, best = min(ratios(ours, bare)), max(ratios(ours, bare))
+            found.append(
+                (
+                    f"API {delay:.0f} s: worst run {worst:.0%} of bare Flask (>= 33%), "
+                    f"{worst / best:.2f}x the best run's (>= 0.9)",
+                    worst >= 0.33 and worst >= 0.9 * best,
+                )
+            )
+        least = min(r.smallest_share for r in ours)
+        found.append(
+            (
+                f"API {delay:.0f} s: each worker served >= 40% in every run ({least:.0%})",
+                least >= 0.4,
+            )
+        )
         if ("help page", delay) in runs:
             beat = statistics.median(ratios(ours, runs["help page", delay]))
             found.append((f"API {delay:.0f} s: {beat:.2f}x the help page's req/s (> 1)", beat > 1))
@@ -372,7 +411,7 @@ def main() -> int:
     )
     print(
         f"{'design':<14} {'API':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>8} {'errors':>6} "
-        f"{'CPU µs/req':>8} {'replies':>7} {'dupes':>5}  delivered"
+        f"{'CPU µs/req':>8} {'replies':>7} {'dupes':>5} {'least':>6}  delivered"
     )
     runs: dict[tuple[str, float], list[Result]] = {}
     for api_delay in delays:
@@ -384,12 +423,16 @@ def main() -> int:
                     folder = prepare(Path(temp))
                     drain = full or api_delay == 0
                     result = run_design(design, api_delay, folder, seconds, drain)
+                    result = replace(result, served=served_by_worker(folder))
                     runs.setdefault((design, api_delay), []).append(result)
                     print_row(design, api_delay, result)
     if rounds > 1:
         print("median runs:")
         for (design, api_delay), results in runs.items():
             print_row(design, api_delay, median_run(results))
+        print("worst runs (the fewest req/s):")
+        for (design, api_delay), results in runs.items():
+            print_row(design, api_delay, min(results, key=lambda r: r.rate))
     for design, api_delay in runs:
         if is_ours(design) and design != "ours":
             change = statistics.median(ratios(runs["ours", api_delay], runs[design, api_delay]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import signal
@@ -290,3 +291,26 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413(
         timeout=10,
     )
     assert accepted.json() == {"status": "replied"}  # a chunked body under the limit is read whole
+
+
+def test_no_worker_hoards_idle_keep_alive_connections(
+    start_service: Callable[..., Service], dashly_api: HTTPServer
+) -> None:
+    """gunicorn.conf.py's worker keeps at most `threads` (4) idle keep-alive connections: one
+    more is answered with `Connection: close`, so the next one can go to the other worker.
+    Ten connections kept open over two workers: one of them holds five or more."""
+    service = start_service(dashly_env(dashly_api))
+    connections = [
+        http.client.HTTPConnection("127.0.0.1", service.port, timeout=5) for _ in range(10)
+    ]
+    closing = 0
+    try:
+        for connection in connections:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            closing += response.getheader("Connection", "").lower() == "close"
+    finally:
+        for connection in connections:
+            connection.close()
+    assert closing >= 1

@@ -38,7 +38,7 @@ class ConversationRecords(Database):
         `may_answer` False says that no rule can answer whatever the memory holds: then only
         the silence is read, and the conversation is neither created nor locked."""
         try:
-            with self.transaction() as run:
+            with self.transaction(webhook=True) as run:
                 if may_answer:
                     memory = self._memory(run, conversation, now)
                 else:
@@ -127,7 +127,7 @@ class ConversationRecords(Database):
 
     def record_operator_message(self, part_id: str, conversation: str, now: float) -> bool:
         """Remember that a human wrote in the conversation now; False for a repeated part."""
-        with self.transaction() as run:
+        with self.transaction(webhook=True) as run:
             inserted = run(
                 "INSERT INTO handled_parts (part_id, conversation, handled_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (part_id) DO NOTHING",

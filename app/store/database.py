@@ -77,20 +77,28 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, seconds: float = TRANSACTION_SECONDS, own_connection: bool = False
+        self,
+        seconds: float = TRANSACTION_SECONDS,
+        own_connection: bool = False,
+        webhook: bool = False,
     ) -> Iterator[Callable[..., Any]]:
-        """A write transaction; yields `run(query, *params) -> cursor`."""
+        """A write transaction; yields `run(query, *params) -> cursor`. A `webhook`'s
+        transaction (recording a part) is what /healthz's `write_failed` reports on: a small
+        write of delivery's that still fits on a full disk must not hide that webhooks fail."""
         try:
             with self.backend.transaction(seconds, own_connection) as execute:
                 yield lambda query, *params: execute(self._sql(query), params)
         except StoreUnavailable:
-            self._mark_write(failed=True)
+            if webhook:
+                self._mark_write(failed=True)
             raise
         except self.backend.errors as error:
-            self._mark_write(failed=True)
+            if webhook:
+                self._mark_write(failed=True)
             self.backend.reset()
             raise StoreUnavailable(f"state store error: {describe(error)}") from error
-        self._mark_write(failed=False)
+        if webhook:
+            self._mark_write(failed=False)
 
     def _read(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         try:
@@ -110,8 +118,8 @@ class Database:
         _SLOT.pack_into(self._write_marks, _SLOT.size * (0 if failed else 1), time.monotonic())
 
     def writes_failing(self) -> bool:
-        """Whether the last write of any worker of this service failed, recently (disk
-        full, read-only)."""
+        """Whether the last webhook's write of any worker of this service failed, recently
+        (disk full, read-only)."""
         failed, succeeded = _MARKS.unpack_from(self._write_marks)
         return failed > succeeded and time.monotonic() - failed < WRITE_FAILURE_SECONDS
 
