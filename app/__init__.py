@@ -18,6 +18,7 @@ from app.handling import Handler
 from app.logs import configure_logging
 from app.rules import RulesError, load_rules
 from app.rules.live import LiveRules
+from app.rules.warnings import thresholds_set_before_0_4
 from app.settings import Settings, load_settings
 from app.store import Store, StoreUnavailable
 from app.web import admin, door, webhook
@@ -121,6 +122,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         for problem in error.problems:
             log.error("at=error event=rules_invalid problem=%r", problem)
         raise
+    if not looking_only:
+        for line in thresholds_set_before_0_4(rules):  # their meaning changed in 0.4.0
+            log.warning("at=warning event=threshold_meaning_changed message=%r", line)
     store = Store(settings.database_url, settings.database_pool_size)
     if not looking_only:
         try:

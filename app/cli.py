@@ -18,7 +18,7 @@ from app.insight import build_insights
 from app.insight.replay import replay
 from app.rules import RulesError, RuleSet, load_rules
 from app.rules.explain import explain
-from app.rules.warnings import rule_warnings
+from app.rules.warnings import example_thresholds, rule_warnings
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
 from app.text import clean
@@ -53,6 +53,8 @@ def check_command(directory: Path | None) -> None:
     rules = rules_or_exit(directory or settings.rules_dir, settings)
     for warning in rule_warnings(rules):
         click.echo(warning, err=True)
+    if (thresholds := example_thresholds(rules)) is not None:
+        click.echo(thresholds, err=True)
     click.echo(f"{len(rules)} rules in {len(rules.files)} files")
 
 

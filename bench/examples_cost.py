@@ -1,6 +1,7 @@
-"""What `examples` cost: loading 1,000 examples (100 rules of 10) in a fresh process, the CPU
-time of matching a message, the memory a gunicorn worker adds (the model is loaded before the
-fork and shared), and the size the new packages add to an install.
+"""What `examples` cost: loading 1,000 examples (100 rules of 10) in a fresh process, training
+the decision included, the CPU time of matching a message, the memory a gunicorn worker adds
+(the model is loaded before the fork and shared), and the size the new packages add to an
+install. EXAMPLE_RULES sets the number of rules (150: 1,500 examples; 500: 5,000).
 
     .venv/bin/python bench/examples_cost.py
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SETS = ROOT / "bench" / "meaning"
-RULES = 100
+RULES = int(os.environ.get("EXAMPLE_RULES", "100"))
 ENDINGS = ("", " please", " пожалуйста", " thanks", " спасибо")
 PACKAGES = (
     "numpy",
@@ -80,19 +81,21 @@ sys.path.insert(0, {root!r})
 from app.rules import load_rules
 rules = load_rules({folder!r})
 print(time.perf_counter() - started, time.process_time() - cpu)
-cpu = time.process_time()
+cpu, wall = time.process_time(), time.perf_counter()
 load_rules({folder!r})
-print(time.process_time() - cpu)
+print(time.process_time() - cpu, time.perf_counter() - wall)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def fresh_load(folder: Path) -> tuple[float, float, float]:
-    """Wall and CPU seconds to import and load in a new process, then CPU for a reload."""
+def fresh_load(folder: Path) -> tuple[float, ...]:
+    """Wall and CPU seconds to import and load in a new process, CPU and wall seconds for a
+    reload, and the process's peak RSS in KiB."""
     code = LOAD.format(root=str(ROOT), folder=str(folder))
     printed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    return float(printed[0]), float(printed[1]), float(printed[2])
+    return tuple(float(value) for value in printed)
 
 
 def cpu_per_message(folder: Path, texts: list[str], rounds: int = 3) -> float:
@@ -155,10 +158,13 @@ def main() -> None:
         by_phrases.mkdir()
         count = write_rules(by_examples, "examples")
         write_rules(by_phrases, "phrases")
-        wall, cpu, reload_cpu = fresh_load(by_examples)
+        wall, cpu, reload_cpu, reload_wall, peak = fresh_load(by_examples)
         print(f"{RULES} rules, {count} examples, {len(texts)} messages")
         print(f"fresh process, import and load: {wall:.2f} s wall, {cpu:.2f} s CPU")
-        print(f"reload of the same rules (model loaded): {reload_cpu:.2f} s CPU")
+        print(
+            f"reload of the same rules (model loaded, training included): {reload_wall:.2f} s "
+            f"wall, {reload_cpu:.2f} s CPU; peak RSS {peak / 1024:.0f} MiB"
+        )
         examples_cpu = cpu_per_message(by_examples, texts)
         phrases_cpu = cpu_per_message(by_phrases, texts)
         print(

@@ -23,7 +23,9 @@ def runner(sqlite_url: str) -> CliRunner:
 def test_rules_check_summarises_valid_rules(runner: CliRunner) -> None:
     result = runner.invoke(rules_group, ["check"])
     assert result.exit_code == 0
-    assert result.output == "18 rules in 4 files\n"
+    assert result.stdout == "18 rules in 4 files\n"
+    # What the example decision asks, on stderr beside the warnings.
+    assert result.stderr.startswith("examples: 12 in 2 rules; confidence threshold 0.08")
 
 
 def test_rules_check_lists_every_problem_with_file_and_line(

@@ -115,17 +115,24 @@ NEAREST = 2
 
 
 def nearest_examples(rules: RuleSet, normalised: str) -> tuple[str, ...]:
-    """The rules whose examples come nearest to the message (to what it says besides small
-    talk), each with its nearest example, the similarity and the threshold it must reach."""
+    """The rules the example decision ranks first for the message (what it says besides
+    small talk): each with its confidence and threshold, its nearest example and how near
+    the message is to its examples (and the floor)."""
     if rules.examples is None:
         return ()
     words = rules.compared_with_examples(normalised)
     lines = []
     for near in rules.examples.ranked(words, None, NEAREST):
-        verdict = "reached" if near.reached else "not reached"
+        if near.reached:
+            verdict = "reached"
+        elif near.confidence < near.threshold:
+            verdict = "not confident enough"
+        else:
+            verdict = "too far from its examples"
         lines.append(
-            f"nearest example: {near.rule.id}, {near.example!r}: similarity "
-            f"{near.similarity:.2f}, threshold {near.threshold:.2f} ({verdict})"
+            f"examples: {near.rule.id}, confidence {near.confidence:.2f} (threshold "
+            f"{near.threshold:.2f}), nearest example {near.example!r}, similarity "
+            f"{near.similarity:.2f} (floor {near.floor:.2f}) ({verdict})"
         )
     return tuple(lines)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import regex
 
+from app.rules.examples import AIMED_PRECISION, ENOUGH_MEASURES
 from app.rules.hours import MINUTES_PER_DAY, HourRange
 from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
@@ -17,6 +18,7 @@ def rule_warnings(rules: RuleSet) -> list[str]:
         + hours_that_never_occur(rules)
         + unknown_channels(rules)
         + confused_examples(rules)
+        + thresholds_set_before_0_4(rules)
         + drafts(rules)
         + single_braces(rules)
         + mixed_alphabets(rules)
@@ -95,16 +97,56 @@ def drafts(rules: RuleSet) -> list[str]:
 
 
 def confused_examples(rules: RuleSet) -> list[str]:
-    """Examples nearer another rule than their own rule's other examples: a message like
-    them may get the other rule's answer."""
+    """Examples that the decision, fitted without them, gives another rule confidently: a
+    message like them may get the other rule's answer."""
     if rules.examples is None:
         return []
     return [
-        f"{found.rule.source}: warning: rule {found.rule.id!r}: example {found.example!r} is "
-        f"nearer rule {found.other.id!r} (similarity {found.to_other:.2f}) than this rule's "
-        f"other examples ({found.own:.2f}); reword it, or give this rule more examples like it"
+        f"{found.rule.source}: warning: rule {found.rule.id!r}: example {found.example!r} "
+        f"would get rule {found.other.id!r} (confidence {found.confidence:.2f}) if it were not "
+        f"among this rule's examples; give this rule more examples like it, with the words "
+        f"that tell it from {found.other.id!r}"
         for found in rules.examples.confusions
     ]
+
+
+def example_thresholds(rules: RuleSet) -> str | None:
+    """What the example decision asks of a message, calibrated on the owner's examples."""
+    index = rules.examples
+    if index is None:
+        return None
+    how = (
+        f"calibrated so that {AIMED_PRECISION:.0%} of the examples, each held out, get "
+        "their own rule"
+        if len(index.examples) >= ENOUGH_MEASURES
+        else f"the default: fewer than {ENOUGH_MEASURES} examples to calibrate on"
+    )
+    return (
+        f"examples: {len(index.examples)} in {len(index.rules)} rules; confidence threshold "
+        f"{index.calibrated:.2f} ({how}); nearness floor {index.floor:.2f}"
+    )
+
+
+def thresholds_set_before_0_4(rules: RuleSet) -> list[str]:
+    """`min_similarity` and MATCH_MIN_SIMILARITY set the confidence since 0.4.0: one line
+    each where a value is set, with the calibrated one to compare."""
+    index = rules.examples
+    if index is None:
+        return []
+    found = [
+        f"{rule.source}: warning: rule {rule.id!r}: min_similarity {rule.min_similarity} is "
+        f"the confidence an example match needs since 0.4.0 (it was the similarity); the "
+        f"calibrated one is {index.calibrated:.2f}"
+        for rule in index.rules
+        if rule.min_similarity is not None
+    ]
+    if rules.min_similarity is not None:
+        found.append(
+            f"warning: MATCH_MIN_SIMILARITY {rules.min_similarity} is the confidence an "
+            f"example match needs since 0.4.0 (it was the similarity); the calibrated one "
+            f"is {index.calibrated:.2f}"
+        )
+    return found
 
 
 def unknown_channels(rules: RuleSet) -> list[str]:

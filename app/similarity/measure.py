@@ -126,9 +126,10 @@ class CharGrams:
 
     def among(self, folded_texts: Sequence[str]) -> np.ndarray:
         """`similarities` of each of the fitted texts (given again), as rows."""
-        if not folded_texts:
-            return np.zeros((0, self.size))
-        return np.stack([self.similarities(text) for text in folded_texts])
+        found = np.empty((len(folded_texts), self.size), dtype=np.float32)
+        for row, text in enumerate(folded_texts):  # row by row: no list of rows beside it
+            found[row] = self.similarities(text)
+        return found
 
     def similarities(self, folded: str) -> np.ndarray:
         """Cosine similarity of a text to each fitted text. N-grams the fitted texts never

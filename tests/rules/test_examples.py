@@ -94,10 +94,12 @@ def test_thresholds_take_the_rule_first_then_the_setting_then_calibration(
 
 
 def test_calibration_lands_within_its_bounds_on_a_larger_set(tmp_path: Path) -> None:
+    """Enough examples (100 or more) to calibrate on: the owner's own examples, held out."""
     tables = []
     for number, topic in enumerate(["delivery", "refund", "warranty", "price", "stock"]):
-        examples = [f"question {word} about {topic}" for word in ("one", "two", "three", "four")]
-        examples += [f"{topic} please help", f"I need {topic} info"]
+        words = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+        examples = [f"question {word} about {topic}" for word in words]
+        examples += [f"{topic} {word} please help" for word in words]
         tables.append(f'[[rule]]\nid = "r{number}"\nexamples = {examples!r}\nanswer = "a"\n')
     write_rules(tmp_path / "rules", "\n".join(tables).replace("'", '"'))
     calibrated = load_rules(tmp_path / "rules").examples.calibrated
@@ -146,19 +148,20 @@ def test_mistakes_in_examples_are_file_line_errors(
     assert "rules.toml:" in str(raised.value) and problem in str(raised.value)
 
 
-def test_rules_try_shows_the_nearest_example_its_similarity_and_the_threshold(
+def test_rules_try_shows_the_confidence_the_nearest_example_and_the_thresholds(
     shop: Path, sqlite_url: str
 ) -> None:
     runner = CliRunner(env={"RULES_DIR": str(shop), "DATABASE_URL": sqlite_url})
     found = runner.invoke(rules_group, ["try", "Доставляете в Минск?"]).output
     assert "rule: abroad" in found
-    assert "nearest example: abroad, 'Доставляете в Беларусь?': similarity 0." in found
-    assert "threshold 0.35 (reached)" in found
+    assert "examples: abroad, confidence 0." in found
+    assert "(threshold 0.08), nearest example 'Доставляете в Беларусь?', similarity 0." in found
+    assert "(floor 0.15) (reached)" in found
     missed = runner.invoke(rules_group, ["try", "какая погода"]).output
-    assert "rule: later (fallback" in missed and "(not reached)" in missed
+    assert "rule: later (fallback" in missed and "(not confident enough)" in missed
 
 
-def test_rules_check_warns_about_an_example_nearer_another_rule(
+def test_rules_check_warns_about_an_example_the_decision_gives_another_rule(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     confused = SHOP.replace('"международная доставка есть?",', '"where is my order please",')
@@ -168,7 +171,7 @@ def test_rules_check_warns_about_an_example_nearer_another_rule(
     )
     assert result.exit_code == 0
     assert (
-        "rules.toml:2: warning: rule 'abroad': example 'where is my order please' is nearer "
+        "rules.toml:2: warning: rule 'abroad': example 'where is my order please' would get "
         "rule 'tracking'"
     ) in result.output
 
