@@ -207,3 +207,85 @@ def test_the_model_is_read_from_the_installed_files_and_nothing_is_written_there
     assert after == before
     # Its own loader (and the downloader it would bring) is never imported.
     assert "wordllama" not in sys.modules
+
+
+CLINIC = """
+[[rule]]
+id = "whitening-price"
+examples = ["сколько стоит отбеливание", "цена отбеливания зубов", "почём отбелить зубы",
+  "стоимость отбеливания", "отбеливание зубов сколько стоит у вас"]
+answer = "Отбеливание: 15 000 ₽."
+
+[[rule]]
+id = "filling-price"
+examples = ["сколько стоит пломба", "цена пломбы", "почём поставить пломбу",
+  "стоимость лечения кариеса", "сколько стоит вылечить зуб"]
+answer = "Пломба: от 4 000 ₽."
+
+[[rule]]
+id = "extraction-price"
+examples = ["сколько стоит удаление зуба", "цена удаления зуба", "почём вырвать зуб",
+  "стоимость удаления зуба мудрости", "удалить зуб сколько стоит"]
+answer = "Удаление: от 3 000 ₽."
+
+[[rule]]
+id = "hours"
+examples = ["когда вы работаете", "часы работы", "до скольки открыты",
+  "вы работаете в субботу", "во сколько открываетесь"]
+answer = "Пн-сб 9:00-20:00."
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "meant"),
+    [
+        ("сколько будет стоить удалить зуб", "extraction-price"),
+        ("у меня дырка в зубе, сколько будет стоить пломба", "filling-price"),
+        ("сколько стоит отбелить зубы", "whitening-price"),
+    ],
+)
+def test_shared_stock_words_do_not_decide_the_rule(
+    tmp_path: Path, message: str, meant: str
+) -> None:
+    """Every price rule says "сколько стоит": the word that differs decides."""
+    write_rules(tmp_path / "rules", CLINIC)
+    found = load_rules(tmp_path / "rules").match(message)
+    assert found is not None and found.rule.id == meant
+
+
+def test_a_question_no_rule_covers_gets_no_example_match(tmp_path: Path) -> None:
+    write_rules(tmp_path / "rules", CLINIC)
+    rules = load_rules(tmp_path / "rules")
+    for message in ("какая завтра погода в москве", "продаёте ли вы велосипеды"):
+        assert rules.match(message) is None
+
+
+def test_the_same_files_give_the_same_decision(tmp_path: Path) -> None:
+    """Every worker, `rules try` and replay load the rules on their own: one decision."""
+    write_rules(tmp_path / "rules", CLINIC)
+    first, second = load_rules(tmp_path / "rules"), load_rules(tmp_path / "rules")
+    assert first.examples is not None and second.examples is not None
+    assert first.examples.weights.tobytes() == second.examples.weights.tobytes()
+    assert first.examples.calibrated == second.examples.calibrated
+
+
+def test_more_examples_than_supported_are_refused_with_the_rule_before_training(
+    tmp_path: Path,
+) -> None:
+    from app.rules.examples import MAX_EXAMPLES
+
+    per_rule = 1000
+    tables = [
+        f'[[rule]]\nid = "r{n}"\nanswer = "a"\n'
+        f"examples = {[f'question {n} number {i}' for i in range(per_rule)]!r}\n".replace("'", '"')
+        for n in range(MAX_EXAMPLES // per_rule + 1)
+    ]
+    write_rules(tmp_path / "rules", "\n".join(tables))
+    with pytest.raises(RulesError) as refused:
+        load_rules(tmp_path / "rules")
+    [problem] = refused.value.problems
+    last = MAX_EXAMPLES // per_rule
+    # The rule whose examples pass the limit, at its file:line.
+    assert problem.startswith(f"{tmp_path / 'rules' / 'rules.toml'}:")
+    assert f"rule 'r{last}'" in problem
+    assert f"more than {MAX_EXAMPLES}" in problem
