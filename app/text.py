@@ -96,6 +96,17 @@ def echo_key(text: str) -> str:
     return _SPACES.sub("", fold(normalise(text)))
 
 
+def script_language(text: str) -> str | None:
+    """ "ru" or "en" when one alphabet's letters make up at least 80 % of the text's letters
+    (a Russian answer may name a site or an e-mail), None when neither does or it has none."""
+    cyrillic, latin = len(_CYRILLIC_LETTER.findall(text)), len(_LATIN_LETTER.findall(text))
+    if cyrillic >= 4 * latin and cyrillic:
+        return "ru"
+    if latin >= 4 * cyrillic and latin:
+        return "en"
+    return None
+
+
 def language_of(text: str) -> str | None:
     """ "ru" or "en" by the message's letters (Cyrillic or Latin, whichever are more), None
     when it has neither (a phone number, an emoji): then a rule's `language` does not rule it

@@ -80,6 +80,15 @@ def write_rules(directory: Path, text: str, name: str = "rules.toml") -> Path:
     return path
 
 
+def answering_rule(folder: Path, rules: str, message: str) -> str | None:
+    """The id of the rule that answers `message` with `rules` written into `folder`."""
+    write_rules(folder, rules)
+    from app.rules import load_rules  # here: most tests never load rules themselves
+
+    found = load_rules(folder).match(message)
+    return found.rule.id if found is not None else None
+
+
 def postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 

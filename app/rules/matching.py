@@ -4,6 +4,7 @@ literal they need. Small talk yields to the question beside it (SPEC §4)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from app.rules.examples import (
     example_match,
     with_example_match,
 )
+from app.rules.languages import lead_language_first, or_greeting
 from app.rules.literals import has_marks
 from app.rules.model import (
     PATTERN_TIMEOUT_SECONDS,
@@ -26,7 +28,14 @@ from app.rules.model import (
     RuleMatch,
     bigrams,
 )
-from app.rules.small_talk import blank, says_more, small_talk_spans, within
+from app.rules.small_talk import (
+    GREETINGS,
+    blank,
+    calls_for_someone,
+    says_more,
+    small_talk_spans,
+    within,
+)
 from app.text import fold, language_of, normalise, stem
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,9 @@ class RuleSet:
     fallbacks: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
     # Whether some rule answers only some languages (else the message's is never worked out).
     by_language: bool = field(default=False, compare=False, repr=False)
+    # Whether rules speak different languages (their `language` or their answers' letters):
+    # then, of the rules matching at one priority, those in the lead's language come first.
+    voices_differ: bool = field(default=False, compare=False, repr=False)
     # MATCH_MIN_SIMILARITY (None: calibrated), and the rules with example questions.
     min_similarity: float | None = field(default=None, compare=False, repr=False)
     examples: ExampleIndex | None = field(default=None, compare=False, repr=False)
@@ -93,15 +105,34 @@ class RuleSet:
         spans = small_talk_spans(tokens, stems) if small_talk_yields else []
         more = bool(spans) and says_more(tokens, spans)
         # Worked out once, for the phrases and patterns and for the examples alike.
-        language = language_of(folded) if self.by_language else None
+        language = language_of(folded) if self.by_language or self.voices_differ else None
+        calling = bool(spans) and not more and calls_for_someone(stems)
+        if calling and language is None:
+            language = language_of(folded)  # the greeting rule in the lead's language
         when = None if any_time else at
         found = self._in_rule_order(normalised, folded, tokens, stems, when, language)
         if self.examples is not None:
             words = _besides_small_talk(tokens, spans if more else [])
             found = self._with_examples(found, words, len(folded), when, language)
+        if self.voices_differ and language is not None:
+            found = lead_language_first(found, language)
+        if calling:  # only small talk, calling for someone: "Привет! Есть кто?"
+            return or_greeting(
+                found, self.greeting_rules, (0, len(folded)), when, self.timezone, language
+            )
         if not more:
             return found
         return self._question_first(found, normalised, folded, tokens, spans)
+
+    @functools.cached_property
+    def greeting_rules(self) -> tuple[Rule, ...]:
+        """The rules whose phrases match a built-in greeting, in rule order: the rules that
+        answer a greeting, and so a message that is only small talk."""
+        found: set[int] = set()
+        for greeting in GREETINGS:
+            tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(greeting)]
+            found.update(self._phrase_hits(tokens, [stem(t[0]) for t in tokens], greeting))
+        return tuple(self.rules[order] for order in sorted(found))
 
     def compared_with_examples(self, normalised: str) -> str:
         """The words of a message that examples are compared with: all but its small talk,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ import regex
 
 from app.rules.hours import HourRange, is_within
 from app.rules.templates import Answer
-from app.text import stem
+from app.text import script_language, stem
 
 WORD = regex.compile(r"\w+")
 PATTERN_FLAGS = regex.V1 | regex.IGNORECASE
@@ -127,6 +128,19 @@ class Rule:
     def draft(self) -> bool:
         """Whether an answer still carries the draft mark: the rule answers no lead yet."""
         return any(answer.source.startswith(DRAFT_MARK) for answer in self.answers)
+
+    @functools.cached_property
+    def voice(self) -> frozenset[str]:
+        """The languages the rule speaks, for preferring the lead's (SPEC §5.4): its
+        `language`, else the language of its answers' letters; empty: every language."""
+        if self.languages:
+            return self.languages
+        told = {script_language(answer.source) for answer in self.answers}
+        return frozenset(told) if len(told) == 1 and None not in told else frozenset()
+
+    def prefers(self, language: str | None) -> bool:
+        """Whether the rule is in the lead's `language` (a rule of every language is)."""
+        return language is None or not self.voice or language in self.voice
 
     def speaks(self, language: str | None) -> bool:
         """Whether the rule answers a message in `language` (None: told by no letters)."""

@@ -1,5 +1,6 @@
-"""Small talk: greetings, thanks and goodbyes in Russian and English (SPEC §4). A rule whose
-match is only small talk yields when the rest of the message says more."""
+"""Small talk: greetings, thanks, goodbyes and "is anyone there?" in Russian and English
+(SPEC §4). A rule whose match is only small talk yields when the rest of the message says
+more; a message that is only small talk no rule matches gets the greeting rule."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from app.text import stem
 
 # Each a sequence of folded words (ё read as е), compared by stem, so that "здравствуй",
 # "спасибочки" or "thanks" in another form still count.
-SMALL_TALK_PHRASES = (
-    # greetings
+GREETINGS = (
     "привет", "приветствую", "здравствуйте", "здравствуй", "добрый день", "добрый вечер",
     "доброе утро", "доброй ночи", "доброго дня", "хай", "салют",
     "hello", "hi", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon",
     "good evening", "good day",
+)  # fmt: skip
+# "Is anyone there?": alone, it is answered as a greeting is.
+CALLS_FOR_SOMEONE = (
+    "есть кто", "есть кто нибудь", "есть кто живой", "кто нибудь есть", "вы тут", "вы здесь",
+    "тут есть кто", "можно вопрос", "можно спросить", "можно задать вопрос", "ау",
+    "anyone there", "is anyone there", "anybody there", "is anybody there", "are you there",
+    "anyone here", "is anyone here", "can i ask something", "can i ask a question",
+    "may i ask a question", "can i ask you something",
+)  # fmt: skip
+SMALL_TALK_PHRASES = (
+    *GREETINGS,
+    *CALLS_FOR_SOMEONE,
     # thanks
     "спасибо", "спасибочки", "благодарю", "благодарим", "спс", "мерси",
     "thanks", "thank you", "thx", "ty", "cheers", "much appreciated",
@@ -36,6 +48,16 @@ _BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
 for _phrase in sorted(SMALL_TALK_PHRASES, key=lambda p: -len(p.split())):
     _stems = tuple(stem(word) for word in _phrase.split())
     _BY_FIRST.setdefault(_stems[0], []).append(_stems)
+
+
+_CALLS = frozenset(tuple(stem(word) for word in phrase.split()) for phrase in CALLS_FOR_SOMEONE)
+
+
+def calls_for_someone(stems: Sequence[str]) -> bool:
+    """Whether the message says "is anyone there?" in some form ("Есть кто?", "вы тут?")."""
+    return any(
+        tuple(stems[i : i + len(call)]) == call for i in range(len(stems)) for call in _CALLS
+    )
 
 
 def small_talk_spans(

@@ -16,7 +16,14 @@ from app.cli import rules_group
 from app.rules import RulesError, load_rules
 from app.rules.examples import DEFAULT_THRESHOLD, HIGHEST_THRESHOLD, LOWEST_THRESHOLD
 from app.similarity import model_folder
-from tests.conftest import API_TOKEN, api_calls, lead_part, webhook_form, write_rules
+from tests.conftest import (
+    API_TOKEN,
+    answering_rule,
+    api_calls,
+    lead_part,
+    webhook_form,
+    write_rules,
+)
 
 SHOP = """
 [[rule]]
@@ -248,9 +255,7 @@ def test_shared_stock_words_do_not_decide_the_rule(
     tmp_path: Path, message: str, meant: str
 ) -> None:
     """Every price rule says "сколько стоит": the word that differs decides."""
-    write_rules(tmp_path / "rules", CLINIC)
-    found = load_rules(tmp_path / "rules").match(message)
-    assert found is not None and found.rule.id == meant
+    assert answering_rule(tmp_path / "rules", CLINIC, message) == meant
 
 
 def test_a_question_no_rule_covers_gets_no_example_match(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from bench.baselines import (
     rules_toml,
     write_rule_files,
 )
+from tests.conftest import answering_rule, write_rules
 
 EXTRA_PATTERNS = [
     r"colou?r\s+\w+",
@@ -100,3 +101,95 @@ def test_the_generated_toml_loads_as_written(tmp_path: Path) -> None:
     assert [r.id for r in load_rules(tmp_path).rules] == [
         r.id for r in sorted(generated, key=lambda r: -r.priority)
     ]
+
+
+BILINGUAL = """
+[[rule]]
+id = "perezvonit"
+patterns = ['(?:\\+7|8)\\d{10}']
+answer = "Спасибо! Перезвоним в течение часа."
+
+[[rule]]
+id = "call-back"
+patterns = ['(?:\\+7|8)\\d{10}']
+answer = "Thanks! We will call you back within the hour."
+
+[[rule]]
+id = "adres"
+examples = ["какой у вас адрес", "где вы находитесь", "как вас найти"]
+answer = "Москва, ул. Ленина, 1."
+
+[[rule]]
+id = "address"
+examples = ["what is your address", "where are you located", "how do I find you"]
+answer = "1 Lenin St, Moscow."
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "meant"),
+    [
+        ("please call me back 89274561234", "call-back"),
+        ("перезвоните мне 89274561234", "perezvonit"),
+        ("what's your adress", "address"),
+        ("где вы находитесь?", "adres"),
+    ],
+)
+def test_of_the_rules_that_fit_the_one_in_the_leads_language_answers(
+    tmp_path: Path, message: str, meant: str
+) -> None:
+    """Rules without `language` speak their answers' language: an English lead never gets
+    the Russian answer when an English rule fits too, whatever the file order."""
+    assert answering_rule(tmp_path / "rules", BILINGUAL, message) == meant
+
+
+def test_a_higher_priority_still_wins_over_the_leads_language(tmp_path: Path) -> None:
+    rules = BILINGUAL.replace('id = "perezvonit"\n', 'id = "perezvonit"\npriority = 1\n')
+    assert (
+        answering_rule(tmp_path / "rules", rules, "please call me back 89274561234") == "perezvonit"
+    )
+
+
+GREETED = """
+[[rule]]
+id = "privet"
+phrases = ["привет", "здравствуйте"]
+answer = "Здравствуйте! Чем помочь?"
+
+[[rule]]
+id = "hello"
+phrases = ["hello", "hi"]
+answer = "Hi! How can I help?"
+
+[[rule]]
+id = "dostavka"
+phrases = ["доставка"]
+answer = "Доставка 1-3 дня."
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "meant"),
+    [
+        ("ПРИВЕТ! Есть кто?", "privet"),
+        ("вы тут?", "privet"),
+        ("можно вопрос?", "privet"),
+        ("anyone there?", "hello"),
+        ("can I ask something?", "hello"),
+        ("Есть кто? Сколько стоит доставка?", "dostavka"),
+    ],
+)
+def test_is_anyone_there_alone_gets_the_greeting_in_the_leads_language(
+    tmp_path: Path, message: str, meant: str
+) -> None:
+    assert answering_rule(tmp_path / "rules", GREETED, message) == meant
+
+
+def test_is_anyone_there_without_a_greeting_rule_is_left_to_the_fallback(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path / "rules",
+        GREETED.split('[[rule]]\nid = "dostavka"')[0]
+        .replace('phrases = ["привет", "здравствуйте"]', 'phrases = ["цены"]')
+        .replace('phrases = ["hello", "hi"]', 'phrases = ["prices"]'),
+    )
+    assert load_rules(tmp_path / "rules").match("вы тут?") is None
