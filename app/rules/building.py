@@ -57,7 +57,8 @@ def build_rule_set(
         always_scanned=frozenset(always),
         fallbacks=tuple(r for r in answering if r.fallback),
         by_language=any(r.languages for r in ordered),
-        voices_differ=len({r.voice for r in answering if not r.fallback} - {frozenset()}) > 1,
+        reads_russian=any("ru" in r.voice for r in answering),
+        voices_differ=len({r.voice for r in answering} - {frozenset()}) > 1,
         min_similarity=min_similarity,
         examples=build_example_index([r for r in answering if not r.fallback], min_similarity),
     )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from app.rules.examples import (
@@ -19,15 +19,14 @@ from app.rules.examples import (
     with_example_match,
 )
 from app.rules.languages import lead_language_first, or_greeting
-from app.rules.literals import has_marks
 from app.rules.model import (
-    PATTERN_TIMEOUT_SECONDS,
     WORD,
     Phrase,
     Rule,
     RuleMatch,
     bigrams,
 )
+from app.rules.scanning import scan
 from app.rules.small_talk import (
     GREETINGS,
     blank,
@@ -36,6 +35,7 @@ from app.rules.small_talk import (
     small_talk_spans,
     within,
 )
+from app.rules.translit import is_russian_in_latin, to_cyrillic
 from app.text import fold, language_of, normalise, stem
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class RuleSet:
     # Whether rules speak different languages (their `language` or their answers' letters):
     # then, of the rules matching at one priority, those in the lead's language come first.
     voices_differ: bool = field(default=False, compare=False, repr=False)
+    # Whether some rule speaks Russian: then Russian in Latin letters is read in Cyrillic.
+    reads_russian: bool = field(default=False, compare=False, repr=False)
     # MATCH_MIN_SIMILARITY (None: calibrated), and the rules with example questions.
     min_similarity: float | None = field(default=None, compare=False, repr=False)
     examples: ExampleIndex | None = field(default=None, compare=False, repr=False)
@@ -97,9 +99,24 @@ class RuleSet:
     ) -> Iterator[RuleMatch]:
         """`iter_matches` for text already normalised (by `app.text.normalise`). For the
         explanation of a match: `any_time` ignores hours; `small_talk_yields` False matches
-        as if small talk were like any other words."""
+        as if small talk were like any other words. Russian written in Latin letters is
+        matched as if written in Cyrillic; then its patterns as written ("8 927 ...")."""
         at = at or datetime.now(UTC)
         folded = fold(normalised)
+        if self.reads_russian and is_russian_in_latin(folded):
+            cyrillic = to_cyrillic(folded)
+            written = self._matches(normalised, folded, at, any_time, small_talk_yields)
+            return _each_rule_once(
+                chain(
+                    self._matches(cyrillic, cyrillic, at, any_time, small_talk_yields),
+                    (match for match in written if match.how == "pattern"),
+                )
+            )
+        return self._matches(normalised, folded, at, any_time, small_talk_yields)
+
+    def _matches(
+        self, normalised: str, folded: str, at: datetime, any_time: bool, small_talk_yields: bool
+    ) -> Iterator[RuleMatch]:
         tokens = [(m.group(), m.start(), m.end()) for m in WORD.finditer(folded)]
         stems = list(map(stem, [token[0] for token in tokens]))
         spans = small_talk_spans(tokens, stems) if small_talk_yields else []
@@ -123,6 +140,12 @@ class RuleSet:
         if not more:
             return found
         return self._question_first(found, normalised, folded, tokens, spans)
+
+    def language_of_message(self, folded: str) -> str | None:
+        """The lead's language by the letters, Russian in Latin letters told Russian."""
+        if self.reads_russian and is_russian_in_latin(folded):
+            return "ru"
+        return language_of(folded)
 
     @functools.cached_property
     def greeting_rules(self) -> tuple[Rule, ...]:
@@ -215,21 +238,20 @@ class RuleSet:
                 continue
             if not rule.speaks(language):
                 continue
-            found = phrase_hits.get(order) or _scan(
-                rule, normalised, folded, text_bigrams, deadline
-            )
+            found = phrase_hits.get(order) or scan(rule, normalised, folded, text_bigrams, deadline)
             if found is not None:
                 yield found
 
     def active_fallbacks(self, at: datetime | None = None, text: str = "") -> Iterator[Rule]:
-        """Fallback rules active at `at` that speak the language of `text`, in rule order."""
+        """Fallback rules active at `at` that speak the language of `text` (Russian in Latin
+        letters is Russian): those in its language first, then rule order."""
         at = at or datetime.now(UTC)
-        language = language_of(text) if self.by_language else None
-        return (
-            rule
-            for rule in self.fallbacks
-            if rule.speaks(language) and rule.is_active(at, self.timezone)
-        )
+        differ = self.by_language or self.voices_differ
+        language = self.language_of_message(fold(text)) if differ else None
+        zone = self.timezone
+        awake = [r for r in self.fallbacks if r.speaks(language) and r.is_active(at, zone)]
+        # The lead's language first, as among the other rules (SPEC §5.4).
+        return iter(sorted(awake, key=lambda rule: not rule.prefers(language)))
 
     def _phrase_hits(
         self, tokens: list[tuple[str, int, int]], stems: list[str], folded: str
@@ -261,6 +283,14 @@ class RuleSet:
             for gram in grams.intersection(index):
                 candidates.update(index[gram])
         return candidates
+
+
+def _each_rule_once(found: Iterator[RuleMatch]) -> Iterator[RuleMatch]:
+    seen: set[int] = set()
+    for match in found:
+        if match.rule.order not in seen:
+            seen.add(match.rule.order)
+            yield match
 
 
 def _besides_small_talk(tokens: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> str:
@@ -338,7 +368,7 @@ def _match_one(rule: Rule, rest: _Rest) -> RuleMatch | None:
             if end is not None:
                 return _phrase_match(rule, phrase, rest.folded, start, end)
     deadline = time.monotonic() + PATTERNS_BUDGET_SECONDS
-    return _scan(rule, rest.normalised, rest.folded, bigrams(rest.folded), deadline)
+    return scan(rule, rest.normalised, rest.folded, bigrams(rest.folded), deadline)
 
 
 def _phrase_match(rule: Rule, phrase: Phrase, folded: str, start: int, end: int) -> RuleMatch:
@@ -347,52 +377,3 @@ def _phrase_match(rule: Rule, phrase: Phrase, folded: str, start: int, end: int)
         return RuleMatch(rule, f"phrase {phrase.text!r}", (start, end), how="phrase")
     matched = f"a word form of phrase {phrase.text!r}"
     return RuleMatch(rule, matched, (start, end), how="word form")
-
-
-def _scan(
-    rule: Rule, normalised: str, folded: str, text_bigrams: set[str], deadline: float
-) -> RuleMatch | None:
-    """Try a rule's regex phrases and patterns, each under a time limit, skipping those that
-    a cheap test rules out (a search with a time limit costs several microseconds)."""
-    for phrase in rule.phrases:
-        if phrase.pattern is not None and phrase.may_occur_in(folded, text_bigrams):
-            found = _search(rule, phrase.pattern, folded, deadline)
-            if found:
-                if any(found.fuzzy_counts):
-                    matched, how = f"phrase {phrase.text!r} with a typo", "typo"
-                else:
-                    matched, how = f"phrase {phrase.text!r}", "phrase"
-                return RuleMatch(rule, matched, found.span(), how=how)
-    needs = zip(rule.patterns, rule.pattern_literals, rule.pattern_marks, strict=True)
-    for pattern, literals, marks in needs:
-        if literals is not None and not any(
-            all(literal in folded for literal in branch) for branch in literals
-        ):
-            continue  # every branch lacks a literal it needs: no search can succeed
-        if marks is not None and not has_marks(marks, normalised):
-            continue  # likewise for a mark: an e-mail pattern on a text with no "@"
-        found = _search(rule, pattern, normalised, deadline)
-        if found:
-            groups = {k: v for k, v in found.groupdict().items() if v is not None}
-            # As the owner wrote it: a repr would double every backslash.
-            matched = f"pattern '{pattern.pattern}'"
-            return RuleMatch(rule, matched, found.span(), groups, how="pattern")
-    return None
-
-
-def _search(rule: Rule, pattern: Any, text: str, deadline: float) -> Any:
-    """One search under the pattern's own time limit and what is left of the message's."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        log.warning("at=warning event=patterns_budget_spent rule=%s chars=%d", rule.id, len(text))
-        return None
-    try:
-        return pattern.search(text, timeout=min(PATTERN_TIMEOUT_SECONDS, left))
-    except TimeoutError:
-        log.warning(
-            "at=warning event=pattern_timeout rule=%s pattern=%r chars=%d",
-            rule.id,
-            pattern.pattern,
-            len(text),
-        )
-        return None

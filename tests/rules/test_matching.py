@@ -193,3 +193,56 @@ def test_is_anyone_there_without_a_greeting_rule_is_left_to_the_fallback(tmp_pat
         .replace('phrases = ["hello", "hi"]', 'phrases = ["prices"]'),
     )
     assert load_rules(tmp_path / "rules").match("вы тут?") is None
+
+
+TRANSLIT = """
+[[rule]]
+id = "zapis"
+phrases = ["записаться", "запишите"]
+answer = "Записываем! Какое время удобно?"
+
+[[rule]]
+id = "chistka"
+examples = ["сколько стоит чистка зубов", "цена профессиональной чистки", "почём чистка"]
+answer = "Чистка: 5 000 ₽."
+
+[[rule]]
+id = "callback"
+patterns = ['\\b8\\d{10}\\b']
+answer = "Перезвоним!"
+
+[[rule]]
+id = "later"
+fallback = true
+answer = "Thanks! An operator will answer soon."
+
+[[rule]]
+id = "pozzhe"
+fallback = true
+answer = "Спасибо! Оператор скоро ответит."
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "meant"),
+    [
+        ("zapishite menya na zavtra", "zapis"),
+        ("skolko stoit chistka", "chistka"),
+        ("skol'ko stoit chistka zubov?", "chistka"),
+        ("pozhaluysta perezvonite 89274561234", "callback"),
+    ],
+)
+def test_russian_in_latin_letters_is_matched_as_if_written_in_cyrillic(
+    tmp_path: Path, message: str, meant: str
+) -> None:
+    assert answering_rule(tmp_path / "rules", TRANSLIT, message) == meant
+
+
+def test_russian_in_latin_letters_gets_the_russian_fallback_and_english_the_english(
+    tmp_path: Path,
+) -> None:
+    write_rules(tmp_path / "rules", TRANSLIT)
+    rules = load_rules(tmp_path / "rules")
+    assert next(rules.active_fallbacks(text="kak u vas dela segodnya")).id == "pozzhe"
+    assert next(rules.active_fallbacks(text="what's your adress")).id == "later"
+    assert next(rules.active_fallbacks(text="как дела")).id == "pozzhe"
