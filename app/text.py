@@ -67,15 +67,18 @@ def normalise(text: str) -> str:
     most MAX_TEXT_CHARS of it."""
     # Markup and entities at most double what a reader sees, NFKC rarely more: this much raw
     # text is enough for MAX_TEXT_CHARS of normalised text.
-    text = html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4]))
+    # Cleaned again after the entities are decoded: "&#x202E;" must not bring back what
+    # `clean` took out.
+    text = clean(html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4])))
     text = read_yo_as_e(unicodedata.normalize("NFKC", text))
     return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
 
 
 def as_written(text: str) -> str:
     """A message as a person reads it (quoted in a note): tags removed, entities unescaped,
-    white space folded; letters as the lead typed them (ё stays ё)."""
-    text = html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4]))
+    white space folded; letters as the lead typed them (ё stays ё). Decoded entities are
+    cleaned like the rest (no control or bidirectional characters)."""
+    text = clean(html.unescape(strip_tags(text[: MAX_TEXT_CHARS * 4])))
     return _SPACES.sub(" ", text).strip()[:MAX_TEXT_CHARS]
 
 
@@ -117,11 +120,26 @@ def language_of(text: str) -> str | None:
     return "ru" if cyrillic > latin else "en"
 
 
-@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A folded word's Snowball stem, Russian or English by its first letter ("человека" and
     "человек" give "человек"; "orders" and "ordered" give "order"). Cached: chats repeat their
-    words."""
+    words; a run of letters longer than any word is stemmed each time, not kept (a lead
+    could otherwise fill the cache with 4,000-letter "words")."""
+    if len(word) > LONGEST_WORD:
+        return _stem_now(word)
+    return _cached_stem(word)
+
+
+# Longer than the longest words of either language (Russian's run to about 30 letters).
+LONGEST_WORD = 40
+
+
+@lru_cache(maxsize=200_000)
+def _cached_stem(word: str) -> str:
+    return _stem_now(word)
+
+
+def _stem_now(word: str) -> str:
     language = "ru" if word[:1] in _CYRILLIC else "en"
     return _STEMMERS[language].stemWord(word)
 

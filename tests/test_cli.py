@@ -241,6 +241,11 @@ def test_replay_shows_what_edited_rules_would_answer_and_forget_deletes_texts(
     forgot = runner.invoke(insights_command, ["forget"])
     assert forgot.output == "2 stored message texts deleted\n"
     assert store.stored_messages(0) == []
+    # Gone from the disk too: not in the database file, nor in its write-ahead log.
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    for path in (database, database.with_name(database.name + "-wal")):
+        if path.exists():
+            assert b"refund please" not in path.read_bytes(), path
 
 
 def test_rules_try_lists_every_action_in_the_order_they_go_out(tmp_path: Path) -> None:

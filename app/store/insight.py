@@ -98,7 +98,10 @@ class InsightQueries(Database):
         """Delete the stored message texts received before `before`; how many there were.
         Finished replies queued before then lose what they held of the lead too (the reply,
         the pattern groups such as an e-mail, the properties): forgetting is everywhere."""
+        sqlite = self.dialect == "sqlite"
         with self.transaction() as run:
+            if sqlite:  # the freed bytes are overwritten with zeros, not left on the page
+                run("PRAGMA secure_delete = ON")
             removed = run(
                 "UPDATE lead_messages SET text = NULL WHERE text IS NOT NULL AND received_at < ?",
                 before,
@@ -108,4 +111,17 @@ class InsightQueries(Database):
                 "AND status IN ('done', 'dry_run', 'cancelled', 'dead') AND actions <> '[]'",
                 before,
             )
+            if sqlite:
+                run("PRAGMA secure_delete = OFF")
+        if sqlite:
+            self._empty_the_wal()
         return removed
+
+    def _empty_the_wal(self) -> None:
+        """Copy SQLite's WAL into the database and cut it to nothing: the pages it still held
+        had the texts just forgotten (forgetting means gone from the disk)."""
+        connection = self.backend.connect()
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            connection.close()

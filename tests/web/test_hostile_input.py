@@ -164,3 +164,28 @@ def test_plus_signs_and_escapes_in_a_form_decode_as_dashly_encodes_them(
     response = raw_form(client, body)
     assert response.json == {"status": "replied"}  # the pricing rule's 'how much (is|...)'
     assert kept_texts(app) == ["how much is it + tax?"]
+
+
+def test_a_bidi_control_written_as_an_entity_never_reaches_a_stored_text(
+    make_app: Callable[..., Flask], sqlite_url: str
+) -> None:
+    """Entities are decoded before the text is cleaned: "&#x202E;" (right-to-left override)
+    is stripped like the character itself, in what insight keeps and what a note quotes."""
+    app = make_app(DATABASE_URL=sqlite_url, INSIGHT_RETENTION_DAYS="14")
+    part = lead_part("refund &#x202E;please&#x2066; &amp; now", 41, 42)
+    assert post(app.test_client(), part).json["status"] in ("replied", "no_match")
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+        [(kept,)] = connection.execute("SELECT text FROM lead_messages").fetchall()
+    assert kept == "refund please & now"
+    assert "\u202e" not in normalise("a&#x202E;b") and "\u2066" not in normalise("a&#x2066;b")
+
+
+def test_words_longer_than_any_word_are_not_kept_in_the_stem_cache() -> None:
+    """A lead sending new 4,000-letter "words" cannot grow the worker's memory through it."""
+    from app.text import LONGEST_WORD, _cached_stem, stem
+
+    before = _cached_stem.cache_info().currsize
+    for number in range(200):
+        stem(f"{number}" + "ж" * 4000)
+    assert _cached_stem.cache_info().currsize == before
+    assert stem("человека") == "человек" and len("человека") <= LONGEST_WORD
