@@ -57,16 +57,7 @@ class _Logged(str):
         text = str.__str__(self)
         if _BARE.fullmatch(text):
             return text
-        return (
-            '"'
-            + _ESCAPED.sub(
-                lambda m: (
-                    f"\\x{ord(m.group()):02x}" if m.group() not in '"\\' else "\\" + m.group()
-                ),
-                text,
-            )
-            + '"'
-        )
+        return '"' + _ESCAPED.sub(_escape, text) + '"'
 
     def __repr__(self) -> str:
         return repr(str.__str__(self))

@@ -54,3 +54,22 @@ def test_secrets_are_masked_in_tracebacks_too() -> None:
     assert "Traceback" in text
     assert "sk-live-0123456789abcdef" not in text
     assert "[redacted]" in text
+
+
+def test_a_value_cannot_split_a_line_or_add_a_field() -> None:
+    """A lead's or a proxy's text in a log line is quoted, with every line break escaped as
+    itself (U+2028 as \\u2028, not as a garbled \\x2028)."""
+    from app.logs import LineFormatter
+
+    record = logging.LogRecord(
+        "app",
+        logging.INFO,
+        __file__,
+        1,
+        "at=info client=%s",
+        ('1.2.3.4\u2028at=error forged=yes\n\x85"',),
+        None,
+    )
+    text = LineFormatter().format(record)
+    assert "\n" not in text and "\u2028" not in text and "\x85" not in text
+    assert 'client="1.2.3.4\\u2028at=error forged=yes\\x0a\\x85\\""' in text

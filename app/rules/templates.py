@@ -107,8 +107,14 @@ class Answer:
             lead["name"] = safe_value(lead_name)
         groups = {k: safe_value(v) for k, v in (match or {}).items() if v is not None}
         said = safe_value(message) if message else ""
-        with _deadline(RENDER_SECONDS):
-            return self.template.render(lead=lead, match=groups, message=said).strip()
+        try:
+            with _deadline(RENDER_SECONDS):
+                return self.template.render(lead=lead, match=groups, message=said).strip()
+        except TemplateError:
+            raise  # the sandbox's own words; compile_answer words them for the owner
+        except (ArithmeticError, ValueError, TypeError, LookupError) as error:
+            # `{{ 1/0 }}`, `range(1, 2, 0)`: the owner's template, not the service, is wrong.
+            raise AnswerTemplateError(f"answer template: {error}") from error
 
 
 # What `lead.` may name: the lead's properties fetched at delivery.

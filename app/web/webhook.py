@@ -131,12 +131,19 @@ def check_token(given: Any) -> None:
 
 
 def from_loopback() -> bool:
-    """A request from this machine, not relayed by a proxy (the development token's only door)."""
+    """A request from this machine, not relayed by a proxy and not sent by a web page (the
+    development token's only door). A browser names the page's origin (`Origin`) on a
+    cross-site POST and says where it comes from (`Sec-Fetch-Site`); Dashly and curl say
+    neither. Without this, any page open in the developer's browser could post to the
+    public development token."""
     try:
         loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         return False
-    return loopback and "X-Forwarded-For" not in request.headers
+    from_a_page = "Origin" in request.headers or request.headers.get(
+        "Sec-Fetch-Site", "none"
+    ) not in ("none", "same-origin")
+    return loopback and "X-Forwarded-For" not in request.headers and not from_a_page
 
 
 @blueprint.post("/webhooks/dashly")

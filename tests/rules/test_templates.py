@@ -85,3 +85,24 @@ def test_unsafe_or_broken_templates_are_refused_at_load() -> None:
         compile_answer("{{ match.__class__.__mro__ }}")
     with pytest.raises(AnswerTemplateError, match="No filter named 'no_such_filter'"):
         compile_answer("{{ lead.name | no_such_filter }}")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("{{ 1/0 }}", "division by zero"),
+        ("{% for i in range(1, 2, 0) %}x{% endfor %}", "range() arg 3 must not be zero"),
+    ],
+)
+def test_a_template_that_fails_when_rendered_is_a_file_line_problem_not_a_traceback(
+    tmp_path: Path, answer: str, said: str
+) -> None:
+    from app.rules import RulesError, load_rules
+    from tests.conftest import write_rules
+
+    write_rules(tmp_path, f'[[rule]]\nid = "x"\nphrases = ["hello"]\nanswer = "{answer}"\n')
+    with pytest.raises(RulesError) as refused:
+        load_rules(tmp_path)
+    assert refused.value.problems == [
+        f"{tmp_path / 'rules.toml'}:4: rule 'x': answer template: {said}"
+    ]

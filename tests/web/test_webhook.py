@@ -191,6 +191,11 @@ def test_the_development_token_opens_only_the_loopback_door(
     assert client.get("/healthz").json["status"] == "ok"
     relayed = client.post("/webhooks/dashly", data=form, headers={"X-Forwarded-For": "203.0.113.9"})
     assert relayed.status_code == 401  # a proxy on this machine relays strangers
+    # A page open in the developer's browser posting cross-site is no development tool.
+    for page in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        again = webhook_form(lead_part("hello", 1203, 63), token="dev-webhook-token")
+        from_a_page = client.post("/webhooks/dashly", data=again, headers=page)
+        assert from_a_page.status_code == 401 and "error" in from_a_page.json
     # Once a real token is set, or on a platform dyno, the development token is refused.
     assert (
         post(make_app().test_client(), lead_part("hi", 1202, 62), "dev-webhook-token").status_code
