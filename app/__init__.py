@@ -50,6 +50,7 @@ class Runtime:
             keep_texts=self.settings.insight_retention_days > 0,
             admin_id=self.settings.admin_id,
             typing_seconds=self.settings.typing_seconds,
+            quiet_when_assigned=self.settings.quiet_when_assigned,
         )
 
     def wake_delivery(self) -> None:

@@ -53,6 +53,8 @@ class Settings:
     on_dyno: bool = False
     secret_key: str | None = None
     typing_seconds: int = 0
+    # Silent where the lead's part says the conversation is assigned to another admin.
+    quiet_when_assigned: bool = False
     # Overrides the calibrated threshold of every rule with examples (None: calibrated).
     match_min_similarity: float | None = None
 
@@ -133,6 +135,19 @@ class _Reader:
             self.problems.append(f"{name} must be at most {maximum}, not {value}")
             return default
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        """`true`/`false` (also 1/0, yes/no, on/off), any case."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in ("true", "1", "yes", "on"):
+            return True
+        if value in ("false", "0", "no", "off"):
+            return False
+        self.problems.append(f"{name} must be true or false, not {raw[:20]!r}")
+        return default
 
     def fraction(self, name: str) -> float | None:
         """A number from 0 to 1, or None when unset."""
@@ -221,6 +236,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         on_dyno=on_dyno,
         secret_key=read.secret("SECRET_KEY"),
         typing_seconds=read.integer("TYPING_SECONDS", 0, maximum=MAX_TYPING_SECONDS),
+        quiet_when_assigned=read.boolean("QUIET_WHEN_ASSIGNED", False),
         match_min_similarity=read.fraction("MATCH_MIN_SIMILARITY"),
     )
     if read.problems:

@@ -318,3 +318,49 @@ def test_a_dead_workers_claim_is_taken_over_only_after_its_lease_and_a_grace(
         wait_for(lambda: stand_in.sent(), timeout=5)
     finally:
         worker.stop(drain_seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("assignee", "quiet", "answer"),
+    [
+        ({"id": 111, "type": "admin", "name": "inkov"}, "true", "ignored"),
+        ({"id": 1, "type": "default_admin", "name": "Bot"}, "true", "replied"),
+        (None, "true", "replied"),
+        ({"id": 111, "type": "admin", "name": "inkov"}, "false", "replied"),
+    ],
+)
+def test_quiet_when_assigned_keeps_the_bot_out_of_a_chat_a_person_was_assigned(
+    make_app: Callable[..., Flask],
+    stand_in: StandIn,
+    tmp_path: Path,
+    assignee: dict | None,
+    quiet: str,
+    answer: str,
+) -> None:
+    """The lead's part says who has the conversation (`assignee`, as the documented part
+    shows): with QUIET_WHEN_ASSIGNED, anyone but the bot's own admin keeps the bot silent."""
+    app = prices_service(make_app, stand_in, tmp_path, QUIET_WHEN_ASSIGNED=quiet)
+    part = load_part("reply_user", id=5101, conversation=850, body="price?", assignee=assignee)
+    status = app.test_client().post("/webhooks/dashly", data=webhook_form(part)).json["status"]
+    assert status == answer
+
+
+def test_a_reply_waiting_when_a_person_is_assigned_is_cancelled(
+    make_app: Callable[..., Flask], stand_in: StandIn, tmp_path: Path
+) -> None:
+    app = prices_service(make_app, stand_in, tmp_path, QUIET_WHEN_ASSIGNED="true")
+    client = app.test_client()
+    stand_in.failing.set()
+    unassigned = load_part("reply_user", id=5201, conversation=860, body="price?", assignee=None)
+    assert client.post("/webhooks/dashly", data=webhook_form(unassigned)).json == {
+        "status": "replied"
+    }
+    wait_for(lambda: stand_in.tried())
+    person = {"id": 111, "type": "admin", "name": "inkov"}
+    taken = load_part("reply_user", id=5202, conversation=860, body="hello?", assignee=person)
+    assert client.post("/webhooks/dashly", data=webhook_form(taken)).json == {"status": "ignored"}
+    stand_in.failing.clear()
+    store = outbox(app)
+    [item] = wait_for(lambda: store.outbox(("cancelled",)), timeout=10)
+    assert "assigned to an operator" in (item.last_error or "")
+    assert stand_in.sent() == []

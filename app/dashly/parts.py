@@ -36,6 +36,9 @@ class Part:
     random_id: int | None = None
     author_id: str | None = None
     author_type: str = ""
+    # The admin the conversation is assigned to (`assignee`), None when unassigned or unsaid.
+    assignee_id: str | None = None
+    assignee_type: str = ""
 
     @property
     def is_lead_message(self) -> bool:
@@ -46,12 +49,24 @@ class Part:
         return self.sent_via in AUTOMATIC_SENDERS
 
     def is_from_bot_admin(self, admin_id: str) -> bool:
-        """Whether the part's author is the admin the bot speaks as: the Admin whose `id` is
-        DASHLY_ADMIN_ID, or with `default_admin` one whose `type` is `default_admin`. Any
-        other admin is a person."""
-        if admin_id == DEFAULT_ADMIN:
-            return self.author_type == DEFAULT_ADMIN
-        return self.author_id == admin_id
+        """Whether the part's author is the admin the bot speaks as (any other is a person)."""
+        return is_bot_admin(admin_id, self.author_id, self.author_type)
+
+    def is_assigned_to_a_person(self, admin_id: str) -> bool:
+        """Whether the part says its conversation is assigned to an admin other than the
+        bot's own (QUIET_WHEN_ASSIGNED)."""
+        if self.assignee_id is None and not self.assignee_type:
+            return False
+        return not is_bot_admin(admin_id, self.assignee_id, self.assignee_type)
+
+
+def is_bot_admin(admin_id: str, found_id: str | None, found_type: str) -> bool:
+    """Whether an Admin object is the one the bot speaks as: the Admin whose `id` is
+    DASHLY_ADMIN_ID, or, with `default_admin`, one whose `type` is `default_admin`. The one
+    test of it, for the echo of a reply and for an assignment alike."""
+    if admin_id == DEFAULT_ADMIN:
+        return found_type == DEFAULT_ADMIN
+    return found_id == admin_id
 
 
 def digits(value: Any, name: str) -> str:
@@ -119,6 +134,10 @@ def parse_part(data: dict[str, Any]) -> Part:
         random_id=_optional_int(random_id),
         author_id=_author_id(data.get("from")),
         author_type=_author_type(data.get("from")),
+        assignee_id=_author_id(data.get("assignee"))
+        if isinstance(data.get("assignee"), dict)
+        else None,
+        assignee_type=_author_type(data.get("assignee")),
     )
 
 

@@ -45,6 +45,8 @@ def overtaken(item: OutboxItem, quiet_minutes: int) -> str | None:
         return "the conversation was handed to an operator after this reply was decided"
     if quiet_minutes > 0 and item.operator_at is not None and item.operator_at > item.created_at:
         return "an operator wrote in the conversation after this reply was decided"
+    if item.assigned_at is not None and item.assigned_at > item.created_at:
+        return "the conversation was assigned to an operator after this reply was decided"
     return None
 
 

@@ -64,14 +64,18 @@ def decide(
     channel: str = "",
     message: str = "",
     typing_seconds: int = 0,
+    assigned_to_a_person: bool = False,
     pick: Callable[[Sequence[Answer]], Answer] = random.choice,
 ) -> Decision:
     """The first matching rule not yet used here (unless `repeat`) that answers on this
     channel (the part's `sent_via`), else the first such fallback. `message` (the part's
-    body) is what a note may quote; `typing_seconds` shows "typing…" that long before the answer."""
+    body) is what a note may quote; `typing_seconds` shows "typing…" that long before the answer;
+    `assigned_to_a_person` (QUIET_WHEN_ASSIGNED and the part says so) keeps the bot silent."""
     reason = silence_reason(memory, now, quiet_minutes)
     if reason:
         return Decision(IGNORED, reason)
+    if assigned_to_a_person:  # QUIET_WHEN_ASSIGNED: the part says a person has the chat
+        return Decision(IGNORED, "assigned to an operator")
 
     def available(rule: Rule) -> bool:
         fresh = rule.repeat or rule.id not in memory.answered_rules

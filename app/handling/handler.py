@@ -40,6 +40,7 @@ class Handler:
     keep_texts: bool = True
     admin_id: str = "default_admin"
     typing_seconds: int = 0
+    quiet_when_assigned: bool = False
     clock: Callable[[], float] = time.time
 
     def handle(self, part: Part) -> Decision:
@@ -58,6 +59,7 @@ class Handler:
         normalised = normalise(part.body)
         matches = list(rules.iter_matches_normalised(normalised, at))
         fallbacks = list(rules.active_fallbacks(at, normalised))
+        assigned = self.quiet_when_assigned and part.is_assigned_to_a_person(self.admin_id)
         decisions: list[Decision] = []
 
         def choose(memory: ConversationMemory) -> LeadOutcome:
@@ -73,6 +75,7 @@ class Handler:
                 channel=part.sent_via,
                 message=part.body,
                 typing_seconds=self.typing_seconds,
+                assigned_to_a_person=assigned,
             )
             decisions.append(decision)
             return self._outcome(decision, part.body, part.sent_via)
@@ -83,6 +86,8 @@ class Handler:
         )
         if outcome is None:
             return Decision(DUPLICATE, "part already handled")
+        if assigned:  # a reply still waiting there is cancelled
+            self.store.note_assignment(part.conversation, now)
         if outcome.reply is not None:
             self.wake_delivery()
         return decisions[-1]

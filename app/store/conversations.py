@@ -181,6 +181,18 @@ class ConversationRecords(Database):
             )
         return bool(rows)
 
+    def note_assignment(self, conversation: str, now: float) -> None:
+        """A lead's part says a person is assigned the conversation (QUIET_WHEN_ASSIGNED):
+        a reply still waiting there is cancelled before its next call."""
+        self._write(
+            "INSERT INTO conversations (conversation, assigned_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (conversation) DO UPDATE SET assigned_at = excluded.assigned_at, "
+            "updated_at = excluded.updated_at",
+            conversation,
+            now,
+            now,
+        )
+
     def lift_hand_over(self, conversation: str, since: float) -> None:
         """The hand-over decided at `since` or later did not happen (its `assign` failed for
         good): the bot may speak in the conversation again."""

@@ -33,7 +33,8 @@ _CLAIM = (
     "AND earlier.status IN ('pending', 'sending')) "
     "ORDER BY next_attempt_at LIMIT ? {SKIP_LOCKED}{END_IDS} RETURNING " + _OUTBOX_COLUMNS + ", "
     "(SELECT operator_at FROM conversations AS c WHERE c.conversation = outbox.conversation), "
-    "(SELECT handed_off_at FROM conversations AS c WHERE c.conversation = outbox.conversation)"
+    "(SELECT handed_off_at FROM conversations AS c WHERE c.conversation = outbox.conversation), "
+    "(SELECT assigned_at FROM conversations AS c WHERE c.conversation = outbox.conversation)"
 )
 _CLAIM_DUE = _CLAIM % "'pending'"
 _CLAIM_DUE_OR_EXPIRED = _CLAIM % "'pending', 'sending'"

@@ -74,6 +74,8 @@ class OutboxItem:
     # When a claim read the conversation: its last human operator's message and its handoff.
     operator_at: float | None = None
     handed_off_at: float | None = None
+    # When a lead's part last said a person was assigned (QUIET_WHEN_ASSIGNED).
+    assigned_at: float | None = None
 
 
 @dataclass(frozen=True)

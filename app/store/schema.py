@@ -96,6 +96,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE outbox ADD COLUMN unsure_since {REAL}",
         "ALTER TABLE outbox ADD COLUMN echoed_at {REAL}",
     ),
+    # When a lead's part last said the conversation is assigned to a person
+    # (QUIET_WHEN_ASSIGNED): a reply decided before then is cancelled.
+    ("ALTER TABLE conversations ADD COLUMN assigned_at {REAL}",),
 )
 
 
