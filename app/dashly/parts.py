@@ -15,6 +15,8 @@ ADMIN_MESSAGE = "reply_admin"
 # Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
 AUTOMATIC_SENDERS = frozenset({"message_auto", "message_chat_bot"})
 MAX_ID_DIGITS = 30
+# Tags read of one part at most (a conversation carries a handful).
+MAX_TAGS = 100
 # DASHLY_ADMIN_ID's default names the account's default admin, whose Admin object in a part
 # has this `type` (a person's has "admin").
 DEFAULT_ADMIN = "default_admin"
@@ -39,6 +41,8 @@ class Part:
     # The admin the conversation is assigned to (`assignee`), None when unassigned or unsaid.
     assignee_id: str | None = None
     assignee_type: str = ""
+    # The conversation's tags as the part reports them (`conversation_tags`).
+    tags: frozenset[str] = frozenset()
 
     @property
     def is_lead_message(self) -> bool:
@@ -138,6 +142,7 @@ def parse_part(data: dict[str, Any]) -> Part:
         if isinstance(data.get("assignee"), dict)
         else None,
         assignee_type=_author_type(data.get("assignee")),
+        tags=_tags(data.get("conversation_tags")),
     )
 
 
@@ -148,6 +153,13 @@ def _optional_int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
         return value
     return None
+
+
+def _tags(value: Any) -> frozenset[str]:
+    """`conversation_tags`: a list of tag names (other shapes and non-texts are no tags)."""
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(clean(tag)[:255] for tag in value[:MAX_TAGS] if isinstance(tag, str))
 
 
 def _author_type(value: Any) -> str:

@@ -81,13 +81,20 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def match(self, text: str, at: datetime | None = None) -> RuleMatch | None:
-        """The first matching non-fallback rule active at `at`, in rule order (SPEC §5.4)."""
-        return next(self.iter_matches(text, at), None)
+    def match(
+        self, text: str, at: datetime | None = None, tags: frozenset[str] = frozenset()
+    ) -> RuleMatch | None:
+        """The first matching non-fallback rule active at `at`, in rule order (SPEC §5.4),
+        for a conversation with `tags` (none: an untagged one)."""
+        return next(self.iter_matches(text, at, tags), None)
 
-    def iter_matches(self, text: str, at: datetime | None = None) -> Iterator[RuleMatch]:
-        """Every matching non-fallback rule active at `at`, lazily, in rule order."""
-        return self.iter_matches_normalised(normalise(text), at)
+    def iter_matches(
+        self, text: str, at: datetime | None = None, tags: frozenset[str] = frozenset()
+    ) -> Iterator[RuleMatch]:
+        """Every matching non-fallback rule active at `at`, lazily, in rule order; rules the
+        conversation's `tags` rule out are skipped like rules for another channel."""
+        found = self.iter_matches_normalised(normalise(text), at)
+        return (match for match in found if match.rule.fits_tags(tags))
 
     def iter_matches_normalised(
         self,
@@ -242,14 +249,20 @@ class RuleSet:
             if found is not None:
                 yield found
 
-    def active_fallbacks(self, at: datetime | None = None, text: str = "") -> Iterator[Rule]:
+    def active_fallbacks(
+        self, at: datetime | None = None, text: str = "", tags: frozenset[str] = frozenset()
+    ) -> Iterator[Rule]:
         """Fallback rules active at `at` that speak the language of `text` (Russian in Latin
         letters is Russian): those in its language first, then rule order."""
         at = at or datetime.now(UTC)
         differ = self.by_language or self.voices_differ
         language = self.language_of_message(fold(text)) if differ else None
         zone = self.timezone
-        awake = [r for r in self.fallbacks if r.speaks(language) and r.is_active(at, zone)]
+        awake = [
+            r
+            for r in self.fallbacks
+            if r.speaks(language) and r.fits_tags(tags) and r.is_active(at, zone)
+        ]
         # The lead's language first, as among the other rules (SPEC §5.4).
         return iter(sorted(awake, key=lambda rule: not rule.prefers(language)))
 

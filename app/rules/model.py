@@ -123,6 +123,10 @@ class Rule:
     # set's threshold).
     examples: tuple[str, ...] = ()
     min_similarity: float | None = None
+    # What it asks of the conversation: one of these tags, none of those, its first message.
+    if_tags: frozenset[str] = frozenset()
+    unless_tags: frozenset[str] = frozenset()
+    first_message: bool = False
 
     @property
     def draft(self) -> bool:
@@ -145,6 +149,12 @@ class Rule:
     def speaks(self, language: str | None) -> bool:
         """Whether the rule answers a message in `language` (None: told by no letters)."""
         return not self.languages or language is None or language in self.languages
+
+    def fits_tags(self, tags: frozenset[str]) -> bool:
+        """Whether the conversation's tags let the rule answer (`if_tags`, `unless_tags`)."""
+        if self.if_tags and self.if_tags.isdisjoint(tags):
+            return False
+        return self.unless_tags.isdisjoint(tags)
 
     def answers_on(self, channel: str) -> bool:
         """Whether the rule answers a message sent through `channel` (its part's `sent_via`)."""

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
 
+from app.rules.context import read_tag_conditions
 from app.rules.examples import read_examples, read_min_similarity
 from app.rules.hours import HourRange, HoursError, parse_hours
 from app.rules.lead_actions import (
@@ -50,6 +51,9 @@ KNOWN_KEYS = (
     "language",
     "examples",
     "min_similarity",
+    "if_tags",
+    "unless_tags",
+    "first_message",
 )
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Unknown keys named per rule (a pasted file of thousands says the first few, then how many).
@@ -129,6 +133,7 @@ class RuleReader:
         hours, outside = self.hours("hours"), self.hours("outside_hours")
         if hours and outside:
             self.problem("outside_hours", "'hours' and 'outside_hours' exclude each other")
+        if_tags, unless_tags = read_tag_conditions(self)
         rule = Rule(
             id=rule_id,
             source=Source(str(self.path), self.line),
@@ -156,6 +161,9 @@ class RuleReader:
             languages=read_languages(self),
             examples=examples,
             min_similarity=read_min_similarity(self),
+            if_tags=if_tags,
+            unless_tags=unless_tags,
+            first_message=self.boolean("first_message"),
         )
         unknown_groups(self, rule)
         return None if self.failed else rule

@@ -19,6 +19,7 @@ def rule_warnings(rules: RuleSet) -> list[str]:
         + unknown_channels(rules)
         + confused_examples(rules)
         + thresholds_set_before_0_4(rules)
+        + first_message_with_repeat(rules)
         + drafts(rules)
         + single_braces(rules)
         + mixed_alphabets(rules)
@@ -147,6 +148,15 @@ def thresholds_set_before_0_4(rules: RuleSet) -> list[str]:
             f"is {index.calibrated:.2f}"
         )
     return found
+
+
+def first_message_with_repeat(rules: RuleSet) -> list[str]:
+    return [
+        f"{rule.source}: warning: rule {rule.id!r}: 'repeat' changes nothing for a rule with "
+        "'first_message': a conversation has one first message"
+        for rule in rules.rules
+        if rule.first_message and rule.repeat
+    ]
 
 
 def unknown_channels(rules: RuleSet) -> list[str]:

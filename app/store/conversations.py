@@ -14,6 +14,8 @@ from app.text import echo_key
 # What can keep the bot silent in a conversation.
 _SILENCE = "SELECT operator_at, handed_off_at FROM conversations WHERE conversation = ?"
 _ANSWERED = "SELECT rule_id FROM answered_rules WHERE conversation = ?"
+# Whether a lead message of the conversation was recorded before (`first_message` rules).
+_EARLIER_LEAD_MESSAGE = "SELECT 1 FROM lead_messages WHERE conversation = ? LIMIT 1"
 
 
 class _Repeated(Exception):
@@ -77,7 +79,12 @@ class ConversationRecords(Database):
         )
         silence = self._silence(run, conversation, lock=self.dialect == "postgres")
         answered = run(_ANSWERED, conversation).fetchall()
-        return replace(silence, answered_rules=frozenset(r[0] for r in answered))
+        earlier = run(_EARLIER_LEAD_MESSAGE, conversation).fetchone() is not None
+        return replace(
+            silence,
+            answered_rules=frozenset(r[0] for r in answered),
+            earlier_lead_message=earlier,
+        )
 
     def _silence(
         self, run: Callable[..., Any], conversation: str, lock: bool = False

@@ -15,6 +15,8 @@ class ConversationMemory:
     answered_rules: frozenset[str] = frozenset()
     operator_at: float | None = None
     handed_off_at: float | None = None
+    # Whether a lead message of it was recorded before this one (its `first_message` rules).
+    earlier_lead_message: bool = False
 
 
 @dataclass(frozen=True)

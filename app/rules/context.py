@@ -1,0 +1,35 @@
+"""What a rule asks of the conversation (SPEC §4): the tags it carries (`if_tags`,
+`unless_tags`) and whether this is its first lead message (`first_message`)."""
+
+from __future__ import annotations
+
+from app.rules.lead_actions import RuleReader
+
+# Dashly's limit on a tag's length.
+MAX_TAG_CHARS = 255
+
+
+def read_tag_condition(reader: RuleReader, key: str) -> frozenset[str]:
+    """`if_tags` / `unless_tags`: a tag or a list of them, each 1-255 characters."""
+    tags = [tag.strip() for tag in reader.strings(key, single_allowed=True)]
+    if any(not tag or len(tag) > MAX_TAG_CHARS for tag in tags) or (
+        key in reader.table and not tags and not reader.failed
+    ):
+        reader.problem(key, f"{key!r} must be a tag (1-{MAX_TAG_CHARS} characters) or a list")
+        return frozenset()
+    return frozenset(tags)
+
+
+def read_tag_conditions(reader: RuleReader) -> tuple[frozenset[str], frozenset[str]]:
+    """Both conditions; a tag in both means the rule can never answer: a problem."""
+    wanted, unwanted = (
+        read_tag_condition(reader, "if_tags"),
+        read_tag_condition(reader, "unless_tags"),
+    )
+    both = sorted(wanted & unwanted)
+    if both:
+        reader.problem(
+            "unless_tags",
+            f"tag {both[0]!r} is in both 'if_tags' and 'unless_tags': the rule could never answer",
+        )
+    return wanted, unwanted
