@@ -17,7 +17,7 @@ from app.handling import DELIVERY_WINDOW_SECONDS
 from app.insight import build_insights
 from app.insight.replay import replay
 from app.rules import RulesError, RuleSet, load_rules
-from app.rules.explain import explain
+from app.rules.explain import Conversation, explain
 from app.rules.warnings import example_thresholds, rule_warnings
 from app.settings import Settings, SettingsError, load_settings
 from app.store import Store, StoreUnavailable
@@ -62,17 +62,38 @@ def check_command(directory: Path | None) -> None:
 @click.argument("text")
 @click.option("--at", "at_text", help='Judge hours at this local time, "YYYY-MM-DD HH:MM".')
 @click.option("--name", help="The lead's name, for answers that use {{ lead.name }}.")
-def try_command(text: str, at_text: str | None, name: str | None) -> None:
-    """Show which rule would answer TEXT, what matched, and the answer."""
+@click.option(
+    "--rules", "directory", type=click.Path(path_type=Path), help="Rules folder (RULES_DIR)."
+)
+@click.option("--channel", default="", help="The part's sent_via, e.g. web_user.")
+@click.option("--tag", "tags", multiple=True, help="A tag the conversation carries (repeatable).")
+@click.option("--assigned", is_flag=True, help="The conversation is assigned to a person.")
+@click.option("--not-first", is_flag=True, help="Not the conversation's first lead message.")
+def try_command(
+    text: str,
+    at_text: str | None,
+    name: str | None,
+    directory: Path | None,
+    channel: str,
+    tags: tuple[str, ...],
+    assigned: bool,
+    not_first: bool,
+) -> None:
+    """Show which rule would answer TEXT, what matched, and the answer (by default for the
+    first message of an untagged, unassigned conversation on any channel)."""
     settings = settings_or_exit()
-    rules = rules_or_exit(settings.rules_dir, settings)
+    rules = rules_or_exit(directory or settings.rules_dir, settings)
+    if assigned and settings.quiet_when_assigned:
+        click.echo("ignored: the conversation is assigned to a person (QUIET_WHEN_ASSIGNED)")
+        return
     at = None
     if at_text:
         try:
             at = datetime.strptime(at_text, "%Y-%m-%d %H:%M").replace(tzinfo=settings.timezone)
         except ValueError:
             raise click.BadParameter('use "YYYY-MM-DD HH:MM"', param_hint="--at") from None
-    for line in explain(rules, text, at, name).lines():
+    conversation = Conversation(channel, frozenset(tags), first=not not_first)
+    for line in explain(rules, text, at, name, conversation).lines():
         click.echo(line)
 
 

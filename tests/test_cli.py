@@ -298,3 +298,33 @@ def test_insights_never_print_bidirectional_controls(runner: CliRunner, sqlite_u
     printed = runner.invoke(insights_command, []).output
     assert "refund please now" in printed
     assert "\u202e" not in printed and "\u2066" not in printed
+
+
+def test_rules_try_judges_the_conversation_it_is_told_of(tmp_path: Path, sqlite_url: str) -> None:
+    """`--rules DIR`, `--tag`, `--channel`, `--not-first` and `--assigned` (SPEC §6)."""
+    write_rules(
+        tmp_path / "draft",
+        '[[rule]]\nid = "vip"\nphrases = ["price"]\nif_tags = "vip"\nanswer = "V"\npriority = 1\n'
+        '[[rule]]\nid = "web"\nphrases = ["price"]\nanswer = "W"\nchannels = ["web_user"]\n'
+        '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "H"\nfirst_message = true\n',
+    )
+    runner = CliRunner(env={"DATABASE_URL": sqlite_url, "RULES_DIR": str(ROOT / "rules")})
+
+    def first_line(*options: str) -> str:
+        result = runner.invoke(rules_group, ["try", *options, "--rules", str(tmp_path / "draft")])
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()[0]
+
+    assert first_line("price?").startswith("rule: web ")
+    assert first_line("price?", "--tag", "vip").startswith("rule: vip ")
+    assert first_line("price?", "--channel", "app_android") == "no match"
+    assert first_line("hello").startswith("rule: hi ")
+    assert first_line("hello", "--not-first") == "no match"
+    quiet = CliRunner(
+        env={
+            "DATABASE_URL": sqlite_url,
+            "RULES_DIR": str(ROOT / "rules"),
+            "QUIET_WHEN_ASSIGNED": "1",
+        }
+    ).invoke(rules_group, ["try", "price?", "--assigned", "--rules", str(tmp_path / "draft")])
+    assert quiet.stdout.startswith("ignored: the conversation is assigned to a person")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,32 +65,43 @@ class Explanation:
 RUNNER_UPS = 3
 
 
-def explain(rules: RuleSet, text: str, at: datetime | None, lead_name: str | None) -> Explanation:
+@dataclass(frozen=True)
+class Conversation:
+    """What the message's conversation is like: the channel it came through (`sent_via`),
+    its tags, and whether this is its first lead message. By default a first message of an
+    untagged conversation on any channel, as `RuleSet.match` judges."""
+
+    channel: str = ""
+    tags: frozenset[str] = frozenset()
+    first: bool = True
+
+    def allows(self, rule: Rule) -> bool:
+        """Whether the rule may answer here (else it is skipped, as for another channel)."""
+        on_channel = not self.channel or rule.answers_on(self.channel)
+        first = self.first or not rule.first_message
+        return on_channel and first and rule.fits_tags(self.tags)
+
+
+def explain(
+    rules: RuleSet,
+    text: str,
+    at: datetime | None,
+    lead_name: str | None,
+    conversation: Conversation = Conversation(),
+) -> Explanation:
     at = at or datetime.now(UTC)
     normalised = normalise(text)
-    answering = list(rules.iter_matches_normalised(normalised, at))
+    found_all = rules.iter_matches_normalised(normalised, at)
+    answering = [match for match in found_all if conversation.allows(match.rule)]
     found = answering[0] if answering else None
     others = runner_ups(rules, normalised, at, answering)
     # Beside a phrase or pattern match, how near the examples come says nothing new.
     near = nearest_examples(rules, normalised) if found is None or found.how == "example" else ()
     if found is None:
-        fallback = next(rules.active_fallbacks(at, normalised), None)
-        if fallback is None:
-            return Explanation(
-                rule_id=None, runner_ups=others, nearest=near, judged=judged(rules, None, at)
-            )
-        return Explanation(
-            rule_id=fallback.id,
-            source=str(fallback.source),
-            fallback=True,
-            matched="fallback",
-            how="fallback",
-            answers=tuple(a.render({}, lead_name) for a in fallback.answers),
-            judged=judged(rules, fallback, at),
-            runner_ups=others,
-            nearest=near,
-            **lead_calls(fallback, {}, lead_name, text),
-        )
+        fallbacks = rules.active_fallbacks(at, normalised, conversation.tags)
+        fallback = next((rule for rule in fallbacks if conversation.allows(rule)), None)
+        unanswered = Explanation(None, runner_ups=others, nearest=near)
+        return _by_fallback(rules, fallback, text, at, lead_name, unanswered)
     start, end = found.span
     # Phrases are found in the folded text, patterns in the normalised one.
     searched = normalised if found.how == "pattern" else fold(normalised)
@@ -169,6 +180,30 @@ def judged(rules: RuleSet, rule: Rule | None, at: datetime) -> str:
     elif rule is not None and rule.outside_hours:
         line += f"; it answers outside: {', '.join(map(str, rule.outside_hours))}"
     return line
+
+
+def _by_fallback(
+    rules: RuleSet,
+    fallback: Rule | None,
+    text: str,
+    at: datetime,
+    lead_name: str | None,
+    unanswered: Explanation,
+) -> Explanation:
+    """The fallback's explanation (None: no match), with what was found without it."""
+    if fallback is None:
+        return replace(unanswered, judged=judged(rules, None, at))
+    return replace(
+        unanswered,
+        rule_id=fallback.id,
+        source=str(fallback.source),
+        fallback=True,
+        matched="fallback",
+        how="fallback",
+        answers=tuple(a.render({}, lead_name) for a in fallback.answers),
+        judged=judged(rules, fallback, at),
+        **lead_calls(fallback, {}, lead_name, text),
+    )
 
 
 def lead_calls(
