@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import regex
 
 from app.rules.examples import AIMED_PRECISION, ENOUGH_MEASURES
@@ -9,6 +11,8 @@ from app.rules.hours import MINUTES_PER_DAY, HourRange
 from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
 from app.rules.model import DRAFT_MARK, Rule
+from app.similarity import words_of
+from app.text import fold, normalise
 
 
 def rule_warnings(rules: RuleSet) -> list[str]:
@@ -105,10 +109,31 @@ def confused_examples(rules: RuleSet) -> list[str]:
     return [
         f"{found.rule.source}: warning: rule {found.rule.id!r}: example {found.example!r} "
         f"would get rule {found.other.id!r} (confidence {found.confidence:.2f}) if it were not "
-        f"among this rule's examples; give this rule more examples like it, with the words "
-        f"that tell it from {found.other.id!r}"
+        f"among this rule's examples; "
+        + _what_tells_them_apart(found.example, found.rule, found.other)
         for found in rules.examples.confusions
     ]
+
+
+def _words(texts: tuple[str, ...] | list[str]) -> list[str]:
+    return [word for text in texts for word in words_of(fold(normalise(text)))]
+
+
+def _what_tells_them_apart(example: str, rule: Rule, other: Rule) -> str:
+    """In the owner's terms: the words the example shares with the other rule's examples,
+    and the words that differ, for the owner to put in more examples."""
+    theirs, ours = set(_words(other.examples)), set(_words(rule.examples))
+    said = list(dict.fromkeys(_words([example])))
+    shared = [word for word in said if word in theirs][:3]
+    both = f"both say {' '.join(shared)!r}; " if shared else ""
+    # Words of four letters or more: "у", "вас", "you" tell no topic apart.
+    mine = [word for word in said if word not in theirs and len(word) > 3][:2]
+    if not mine:
+        where = f"the examples of {other.id!r}"
+        return f"{both}every word of it is in {where}: move it there, or reword it"
+    counted = Counter(w for w in _words(other.examples) if w not in ours and len(w) > 3)
+    telling = ", ".join(repr(word) for word in [*mine, *(w for w, _ in counted.most_common(2))])
+    return f"{both}add the words that differ ({telling}) to more of the two rules' examples"
 
 
 def example_thresholds(rules: RuleSet) -> str | None:

@@ -294,3 +294,26 @@ def test_more_examples_than_supported_are_refused_with_the_rule_before_training(
     assert problem.startswith(f"{tmp_path / 'rules' / 'rules.toml'}:")
     assert f"rule 'r{last}'" in problem
     assert f"more than {MAX_EXAMPLES}" in problem
+
+
+def test_a_confusion_warning_names_the_shared_words_and_the_ones_that_differ(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    write_rules(
+        tmp_path,
+        '[[rule]]\nid = "whitening-price"\nanswer = "W"\nexamples = ["сколько стоит '
+        'отбеливание", "цена отбеливания зубов", "почём отбелить зубы", "стоимость '
+        'отбеливания", "сколько стоит пломба"]\n\n[[rule]]\nid = "filling-price"\nanswer = "F"\n'
+        'examples = ["цена пломбы", "почём поставить пломбу", "стоимость лечения кариеса", '
+        '"сколько стоит вылечить зуб", "пломба сколько стоит у вас"]\n',
+    )
+    result = CliRunner(env={"DATABASE_URL": sqlite_url}).invoke(
+        rules_group, ["check", str(tmp_path)]
+    )
+    assert (
+        "example 'сколько стоит пломба' would get rule 'filling-price'" in result.stderr
+        and "both say 'сколько стоит пломба'; every word of it is in the examples of "
+        "'filling-price': move it there, or reword it"
+        in result.stderr
+    )
+    assert "both say 'сколько стоит'; add the words that differ ('вылечить'" in result.stderr
