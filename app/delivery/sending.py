@@ -18,8 +18,8 @@ from app.store import Finished, OutboxItem, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# A claimed reply comes due again after this long if its worker died mid-call: that is the
-# window in which a reply can be sent twice (README, Guarantees). It must outlast the longest
+# A claimed reply comes due again after this long if its worker died mid-call (then it is
+# looked for before it is sent again: docs/operations.md, Guarantees). It must outlast the longest
 # step: a lead-name look-up (connect 2 s + read 3 s) and then the call (connect 3.05 s + read
 # 10 s), 18 s, plus a margin; each completed step renews it.
 LEASE_SECONDS = 30.0
@@ -100,19 +100,15 @@ class Sender:
             if kind == "typing":
                 self._type_then_wait(item, step, action["seconds"])
                 return None
-            if kind == "close" and any(done == "reply" for done, _ in failed):
-                failed.append(("close", "not sent: the reply was not delivered"))
-            elif kind == "reply" and item.unsure_since is not None and self.client is not None:
-                stored = self._reply_already_there(item)
-                if stored is None:
+            already_there: bool | None = False
+            if kind == "reply" and item.unsure_since is not None and self.client is not None:
+                already_there = self._reply_already_there(item)
+                if already_there is None:
                     self.store.defer(item.id, step, item.unsure_since + self.echo_wait_seconds)
                     return None
-                if not stored:
-                    outcome = self._perform(item, step, action, failed)
-                    if outcome is None:
-                        return None
-                    remarks += outcome
-            else:
+            if kind == "close" and any(done == "reply" for done, _ in failed):
+                failed.append(("close", "not sent: the reply was not delivered"))
+            elif not already_there:
                 outcome = self._perform(item, step, action, failed)
                 if outcome is None:
                     return None

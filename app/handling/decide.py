@@ -159,16 +159,12 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def text_action(
-    answer: Answer, groups: dict[str, str], lead_id: str | None, message: str = ""
-) -> dict[str, Any]:
-    """The text of a reply or a note: rendered now, or (when it uses the lead's name) at
-    delivery, after the name is fetched: the webhook never waits on it."""
+def text_action(answer: Answer, groups: dict[str, str], lead_id: str | None) -> dict[str, Any]:
+    """The text of a reply: rendered now, or (when it uses the lead's name) at delivery,
+    after the name is fetched: the webhook never waits on it."""
     if not answer.uses_lead:
-        return {"body": answer.render(groups, message=message)}
+        return {"body": answer.render(groups)}
     action: dict[str, Any] = {"template": answer.source, "match": groups}
-    if message:
-        action["message"] = message
     if lead_id:
         action["lead"] = lead_id
     return action

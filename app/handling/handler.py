@@ -57,8 +57,7 @@ class Handler:
         # Normalised once, for matching and for the insight record; matching happens before
         # the transaction so the database lock is held only briefly.
         normalised = normalise(part.body)
-        found = rules.iter_matches_normalised(normalised, at)
-        matches = [match for match in found if match.rule.fits_tags(part.tags)]
+        matches = list(rules.iter_matches_normalised(normalised, at, tags=part.tags))
         fallbacks = list(rules.active_fallbacks(at, normalised, part.tags))
         assigned = self.quiet_when_assigned and part.is_assigned_to_a_person(self.admin_id)
         decisions: list[Decision] = []

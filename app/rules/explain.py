@@ -76,10 +76,10 @@ class Conversation:
     first: bool = True
 
     def allows(self, rule: Rule) -> bool:
-        """Whether the rule may answer here (else it is skipped, as for another channel)."""
+        """Whether the rule may answer here (else it is skipped, as for another channel);
+        the tags are judged by the rule set itself."""
         on_channel = not self.channel or rule.answers_on(self.channel)
-        first = self.first or not rule.first_message
-        return on_channel and first and rule.fits_tags(self.tags)
+        return on_channel and (self.first or not rule.first_message)
 
 
 def explain(
@@ -91,7 +91,7 @@ def explain(
 ) -> Explanation:
     at = at or datetime.now(UTC)
     normalised = normalise(text)
-    found_all = rules.iter_matches_normalised(normalised, at)
+    found_all = rules.iter_matches_normalised(normalised, at, tags=conversation.tags)
     answering = [match for match in found_all if conversation.allows(match.rule)]
     found = answering[0] if answering else None
     others = runner_ups(rules, normalised, at, answering)

@@ -93,8 +93,7 @@ class RuleSet:
     ) -> Iterator[RuleMatch]:
         """Every matching non-fallback rule active at `at`, lazily, in rule order; rules the
         conversation's `tags` rule out are skipped like rules for another channel."""
-        found = self.iter_matches_normalised(normalise(text), at)
-        return (match for match in found if match.rule.fits_tags(tags))
+        return self.iter_matches_normalised(normalise(text), at, tags=tags)
 
     def iter_matches_normalised(
         self,
@@ -103,6 +102,7 @@ class RuleSet:
         *,
         any_time: bool = False,
         small_talk_yields: bool = True,
+        tags: frozenset[str] = frozenset(),
     ) -> Iterator[RuleMatch]:
         """`iter_matches` for text already normalised (by `app.text.normalise`). For the
         explanation of a match: `any_time` ignores hours; `small_talk_yields` False matches
@@ -110,16 +110,16 @@ class RuleSet:
         matched as if written in Cyrillic; then its patterns as written ("8 927 ...")."""
         at = at or datetime.now(UTC)
         folded = fold(normalised)
+        found = self._matches(normalised, folded, at, any_time, small_talk_yields)
         if self.reads_russian and is_russian_in_latin(folded):
             cyrillic = to_cyrillic(folded)
-            written = self._matches(normalised, folded, at, any_time, small_talk_yields)
-            return _each_rule_once(
+            found = _each_rule_once(
                 chain(
                     self._matches(cyrillic, cyrillic, at, any_time, small_talk_yields),
-                    (match for match in written if match.how == "pattern"),
+                    (match for match in found if match.how == "pattern"),
                 )
             )
-        return self._matches(normalised, folded, at, any_time, small_talk_yields)
+        return (match for match in found if match.rule.fits_tags(tags))
 
     def _matches(
         self, normalised: str, folded: str, at: datetime, any_time: bool, small_talk_yields: bool

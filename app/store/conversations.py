@@ -179,11 +179,11 @@ class ConversationRecords(Database):
             since,
         )
         waiting = [r[0] for r in rows if r[1] in ("pending", "sending") and r[2] is None]
-        if waiting:
+        if waiting and now is not None:
             marks = ", ".join("?" for _ in waiting)
             self._write(
                 f"UPDATE outbox SET echoed_at = ? WHERE id IN ({marks})",
-                now if now is not None else since,
+                now,
                 *waiting,
             )
         return bool(rows)
