@@ -222,8 +222,8 @@ def test_a_small_disk_that_fills_in_the_first_second_keeps_its_wal_bounded(
     make_app: Callable[..., Flask],
 ) -> None:
     """A burst straight after start, before the first checkpoint: the WAL is bounded from the
-    first write (README: about 512 KB while the disk has under 16 MB free), so the database
-    can still take what the WAL holds, and every acknowledged reply is delivered."""
+    first write (docs/operations.md: about 512 KB while the disk has under 16 MB free), so the
+    database can still take what the WAL holds, and every acknowledged reply is delivered."""
     with tmpfs("3m") as disk:
         app = make_app(DATABASE_URL=f"sqlite:///{disk / 'bot.sqlite3'}")
         client = app.test_client()

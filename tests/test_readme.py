@@ -26,8 +26,10 @@ def normalised(text: str) -> str:
 
 
 def marked_blocks() -> list[tuple[str, str]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [(m["command"], m["shown"]) for m in MARKED.finditer(readme)]
+    """The marked blocks of the README and of the docs it links to."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    return [(m["command"], m["shown"]) for m in MARKED.finditer(text)]
 
 
 def test_the_readme_marks_its_output_blocks() -> None:
