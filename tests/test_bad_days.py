@@ -20,10 +20,12 @@ import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 
+from app.store import StoreUnavailable
 from tests.conftest import ROOT, lead_part, wait_for, webhook_form
 from tests.postgres_server import PostgresServer
 from tests.running import Service
 from tests.test_service import dashly_env
+from tests.web.test_admin import basic
 
 
 def post(client, body: str, part_id: int, conversation: int = 501):
@@ -84,6 +86,35 @@ def test_a_frozen_database_costs_a_503_within_seconds_not_a_hang(
     finally:
         server.thaw()
     wait_for(lambda: post(client, "hello", 7102).status_code == 200, timeout=15, interval=0.5)
+
+
+def test_while_the_database_is_known_down_no_request_waits_for_the_pool(
+    own_postgres: Callable[..., PostgresServer], make_app: Callable[..., Flask]
+) -> None:
+    server = own_postgres()
+    app = make_app(
+        DATABASE_URL=server.url,
+        ADMIN_PASSWORD="a-right-password-long-enough",
+        START_BACKGROUND=False,
+    )
+    store, client = app.extensions["autoresponder"].store, app.test_client()
+    assert post(client, "hello", 7151).status_code == 200
+    server.stop()
+    with pytest.raises(StoreUnavailable) as waited:
+        store.ping()
+    assert "no database connection within 3 s" in str(waited.value)
+    assert "refused" in str(waited.value)
+    # Known down now: the pool is not asked again, every request is refused at once.
+    with pytest.raises(StoreUnavailable) as at_once:
+        store.ping()
+    assert str(at_once.value).startswith("the database is down: ")
+    assert post(client, "hello", 7152).status_code == 503
+    wrong = client.get("/admin", headers=basic("wrong-password"))
+    assert wrong.status_code == 401  # told at once, not after a wait for the pool
+    server.start()
+    # Noticed back within seconds, with no restart.
+    wait_for(lambda: post(client, "hello", 7152).status_code == 200, timeout=15, interval=0.5)
+    assert store.stored_messages(0)[-1].text == "hello"
 
 
 def test_a_connection_that_died_while_idle_costs_no_webhook(

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
+from app.insight.replay import replay
 from app.rules import RulesError, load_rules
 from tests.conftest import API_TOKEN, load_part, webhook_form, write_rules
 
@@ -61,7 +62,7 @@ def answered(client: FlaskClient, body: str, part_id: int, conversation: int, ta
     )
     client.post("/webhooks/dashly", data=webhook_form(part))
     rows = client.application.extensions["autoresponder"].store.stored_messages(0)
-    return next(rule for at, status, rule, fallback, text, via in rows if text == body)
+    return next(row.rule_id for row in rows if row.text == body)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,24 @@ def test_rule_set_match_judges_an_untagged_conversation(tmp_path: Path) -> None:
     rules = load_rules(tmp_path)
     assert rules.match("price please").rule.id == "price"
     assert rules.match("price please", tags=frozenset({"vip"})).rule.id == "vip"
+
+
+def test_replay_judges_tags_and_first_messages_as_when_the_lead_wrote(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    assert answered(client, "any discount for me", 31, 920, ["vip"]) == "later"
+    assert answered(client, "any discount for us", 32, 921, []) == "later"
+    assert answered(client, "what is this", 33, 930, []) == "later"
+    assert answered(client, "good morning people", 34, 930, []) == "later"
+    assert answered(client, "good morning all", 35, 931, []) == "later"
+    write_rules(
+        tmp_path / "edited",
+        RULES + '[[rule]]\nid = "vip-discount"\nphrases = ["discount"]\nif_tags = "vip"\n'
+        'answer = "Yes."\n\n[[rule]]\nid = "morning"\nphrases = ["good morning"]\n'
+        'first_message = true\nanswer = "Morning!"\n',
+    )
+    stored = client.application.extensions["autoresponder"].store.stored_messages(0)
+    found = replay(load_rules(tmp_path / "edited"), stored)
+    assert dict(found.newly_counts) == {"vip-discount": 1, "morning": 1}
+    assert found.newly["vip-discount"] == ["any discount for me"]
+    assert found.newly["morning"] == ["good morning all"]

@@ -78,7 +78,7 @@ class Handler:
                 assigned_to_a_person=assigned,
             )
             decisions.append(decision)
-            return self._outcome(decision, part.body, part.sent_via)
+            return self._outcome(decision, part)
 
         may_answer = bool(matches or fallbacks)
         outcome = self.store.record_lead_message(
@@ -92,14 +92,14 @@ class Handler:
             self.wake_delivery()
         return decisions[-1]
 
-    def _outcome(self, decision: Decision, body: str, sent_via: str) -> LeadOutcome:
+    def _outcome(self, decision: Decision, part: Part) -> LeadOutcome:
         """The insight record. The text of a message a rule or nobody answered is kept while
         retention allows, as the lead wrote it (markup removed; /admin shows it so):
         unanswered ones are what the owner may want a rule for, and replay runs edited rules
         over both."""
         fallback = decision.match is not None and decision.match.rule.fallback
         considered = decision.status in (REPLIED, NO_MATCH)
-        text = as_written(body)[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
+        text = as_written(part.body)[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
         return LeadOutcome(
             status=decision.status,
             rule_id=decision.rule_id,
@@ -107,7 +107,8 @@ class Handler:
             reason=decision.reason,
             text=text or None,
             reply=decision.reply,
-            sent_via=sent_via,
+            sent_via=part.sent_via,
+            tags=part.tags,
         )
 
     def _admin_message(self, part: Part) -> Decision:

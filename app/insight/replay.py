@@ -1,6 +1,7 @@
 """Edited rules run over stored lead messages: which unanswered ones they would now answer, and
 which answered ones would get another rule. Conversation memory is left out (each message is
-judged alone, as `rules try` does), channels and hours are judged as when the lead wrote."""
+judged alone, as `rules try` does); channels, hours, the conversation's tags and whether it was
+its first lead message are judged as when the lead wrote."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.handling.decide import NO_MATCH, REPLIED
 from app.rules.building import build_rule_set
 from app.rules.matching import RuleSet
 from app.rules.reading import load_rules
+from app.store import StoredMessage
 from app.text import normalise
 
 EXAMPLES = 3
@@ -38,38 +40,48 @@ class Replay:
 
 def replay(
     rules: RuleSet,
-    messages: Sequence[tuple[float, str, str | None, bool, str, str]],
+    messages: Sequence[StoredMessage],
     seen: Callable[[], None] = lambda: None,
     seconds: float | None = None,
 ) -> Replay:
-    """Run `rules` over stored (received_at, status, rule_id, fallback, text, sent_via); with
-    `seconds`, stop when they are spent (saying so, and how far it got)."""
+    """Run `rules` over stored lead messages; with `seconds`, stop when they are spent (saying
+    so, and how far it got)."""
     found = Replay()
     ends = time.monotonic() + seconds if seconds is not None else None
-    for at, status, rule_id, fallback, text, sent_via in messages:
+    for message in messages:
         if ends is not None and time.monotonic() > ends:
             found.cut_off_of = len(messages)
             break
         seen()
         found.messages += 1
-        when = datetime.fromtimestamp(at, UTC)
-        now = next(
-            (
-                m.rule.id
-                # Stored as the lead wrote it (read as matching reads it here).
-                for m in rules.iter_matches_normalised(normalise(text), when)
-                if m.rule.answers_on(sent_via)
-            ),
-            None,
-        )
-        was_unanswered = status == NO_MATCH or (status == REPLIED and fallback)
-        if was_unanswered:
+        now = _rule_now(rules, message)
+        text, rule_id = message.text, message.rule_id
+        if message.status == NO_MATCH or (message.status == REPLIED and message.fallback):
             found.unanswered += 1
             if now is not None:
                 _note(found.newly, found.newly_counts, now, text)
-        elif status == REPLIED and rule_id and now is not None and now != rule_id:
+        elif message.status == REPLIED and rule_id and now is not None and now != rule_id:
             _note(found.changed, found.changed_counts, (rule_id, now), text)
     return found
+
+
+def _rule_now(rules: RuleSet, message: StoredMessage) -> str | None:
+    """The rule that would answer `message` now, judged as when it came."""
+    matches = rules.iter_matches_normalised(
+        # Stored as the lead wrote it (read as matching reads it here).
+        normalise(message.text),
+        datetime.fromtimestamp(message.received_at, UTC),
+        tags=message.tags,
+    )
+    return next(
+        (
+            m.rule.id
+            for m in matches
+            if m.rule.answers_on(message.sent_via)
+            and (message.first_message or not m.rule.first_message)
+        ),
+        None,
+    )
 
 
 def _note(examples: dict, counts: dict, key: object, text: str) -> None:

@@ -47,8 +47,9 @@ LOWEST_NEARNESS, HIGHEST_NEARNESS = 0.15, 0.3
 MIN_NEARNESS_MEASURES = 20
 FLOOR_SAMPLE = 1000
 # The most examples a rule set may have (all files together): training grows with the cube
-# of the count (5,000: about 2 s and 300 MB here, docs/understanding.md).
-MAX_EXAMPLES = 5000
+# of the count and its memory with the square (2,000: under 1 s and 256 MB here; 5,000 took
+# 6 s and 930 MB: bench/bounds.py, docs/understanding.md).
+MAX_EXAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def build_example_index(rules: Sequence[Rule], everyone: float | None) -> Exampl
     among = similarity.among().astype(np.float32)
     owner = np.repeat(np.arange(len(with_examples)), counts)
     floor = _nearness_floor(among, starts, owner)
-    # The similarities become the kernel in place: at MAX_EXAMPLES the matrix is 100 MB.
+    # The similarities become the kernel in place: at MAX_EXAMPLES the matrix is 16 MB.
     weights, held_out = _fit(kernel(among, out=among), owner, len(with_examples))
     calibrated = _calibrated_confidence(held_out, owner)
     thresholds = tuple(_threshold_of(rule, everyone, calibrated) for rule in with_examples)
@@ -312,7 +313,7 @@ def _fit(gram: np.ndarray, owner: np.ndarray, rules: int) -> tuple[np.ndarray, n
     h = 1 - r M_ii)."""
     targets = np.zeros((len(owner), rules), dtype=np.float32)
     targets[np.arange(len(owner)), owner] = 1.0
-    # In single precision, in place: at MAX_EXAMPLES each n x n matrix is 100 MB.
+    # In single precision, in place: at MAX_EXAMPLES each n x n matrix is 16 MB.
     gram = gram.astype(np.float32, copy=False)
     gram[np.diag_indices_from(gram)] += RIDGE
     inverse = np.linalg.inv(gram)

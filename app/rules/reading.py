@@ -15,6 +15,12 @@ from app.rules.validation import RuleReader, key_line
 
 _RULE_HEADER = regex.compile(r"^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", regex.M)
 _TOML_POSITION = regex.compile(r"\(at (?:line (\d+), column \d+|end of document)\)")
+# A dotted key nests a table per part, and TOML's reader takes time and memory that grow with
+# the square of the parts (20,000 parts: seconds and gigabytes); rules need two or three.
+MAX_KEY_PARTS = 32
+_KEY_PART = r"""(?:[A-Za-z0-9_-]++|"[^"\n]*+"|'[^'\n]*+')"""
+# Each run of dotted parts once, left to right, never backtracking: linear in the text.
+_DOTTED = regex.compile(rf"{_KEY_PART}(?:[ \t]*+(\.)[ \t]*+{_KEY_PART})*+[ \t]*+([=\]]?)")
 
 
 def load_rules(
@@ -56,6 +62,11 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
     except (OSError, UnicodeDecodeError) as error:
         problems.append(f"{path}:1: cannot read the file: {error}")
         return []
+    for dotted in _DOTTED.finditer(text):
+        if len(dotted.captures(1)) >= MAX_KEY_PARTS and dotted.group(2):
+            line = text.count("\n", 0, dotted.start()) + 1
+            problems.append(f"{path}:{line}: a dotted key of over {MAX_KEY_PARTS} parts")
+            return []
     try:
         document = tomllib.loads(text)
     except (RecursionError, MemoryError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,7 +28,9 @@ RENDER_SECONDS = 1.0
 
 
 class _BoundedEnvironment(SandboxedEnvironment):
-    """Jinja's sandbox, with `*` and `**` checked: `'x' * 200000000` would build 200 MB."""
+    """Jinja's sandbox, with what can allocate without running a line of Python checked:
+    `'x' * 200000000` would build 200 MB, `'x'.center(300000000)` 300 MB, and printing
+    `[[1]*10000]*5000` 50 million items."""
 
     intercepted_binops = frozenset({"*", "**"})
 
@@ -34,11 +38,70 @@ class _BoundedEnvironment(SandboxedEnvironment):
         if operator == "*" and any(isinstance(side, str | list | tuple) for side in (left, right)):
             count = right if isinstance(right, int) else left
             sized = left if isinstance(right, int) else right
-            if isinstance(count, int) and len(sized) * max(count, 0) > MAX_REPEAT:
+            if isinstance(count, int) and _weight(sized) * max(count, 0) > MAX_REPEAT:
                 raise SecurityError(f"a repeated text or list over {MAX_REPEAT} long")
         if operator == "**" and isinstance(right, int) and right > 64:
             raise SecurityError("a power over 64")
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # A text's methods (`center`, `zfill`, `format`, `replace`, ...) are checked like the
+        # filters of the same names.
+        # (The sandbox hands out `str.format` wrapped: its text is the wrapped method's.)
+        method = getattr(__obj, "__wrapped__", __obj)
+        if isinstance(getattr(method, "__self__", None), str):
+            _check_arguments(method.__name__, method.__self__, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _weight(value: Any, seen: dict[int, int] | None = None) -> int:
+    """How many characters and items printing `value` touches (a list held many times is
+    counted each time, worked out once)."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, list | tuple):
+        return 1
+    seen = {} if seen is None else seen
+    if id(value) not in seen:
+        seen[id(value)] = 0  # a list inside itself counts once
+        seen[id(value)] = len(value) + sum(_weight(item, seen) for item in value)
+    return seen[id(value)]
+
+
+def _check_arguments(name: str, value: Any, args: tuple, kwargs: Mapping[str, Any]) -> None:
+    """Refuse what would build a text or list over MAX_REPEAT: a width, count or indent
+    over it (`center`, `indent`, `batch`, `tojson`, ...), a format spec asking for one, or a
+    `replace` whose result would be."""
+    for argument in (*args, *kwargs.values()):
+        number = isinstance(argument, int | float) and not isinstance(argument, bool)
+        if number and abs(argument) > MAX_REPEAT:
+            raise SecurityError(f"{name}: a number over {MAX_REPEAT}")
+    if name in ("format", "format_map") and isinstance(value, str):
+        widths = [n for found in _FORMAT_WIDTH.findall(value) for n in found if n]
+        if any(len(width) > 5 or int(width) > MAX_REPEAT for width in widths):
+            raise SecurityError(f"format: a width over {MAX_REPEAT}")
+    if name == "replace" and isinstance(value, str) and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        count = value.count(old) if old else len(value) + 1
+        if len(value) + count * max(len(new) - len(old), 0) > MAX_REPEAT:
+            raise SecurityError(f"replace: a result over {MAX_REPEAT} long")
+
+
+# A width or precision in a %-format or a {}-format spec ("%300000000s", "{:>300000000}").
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)|%[-#0 +]*\d*\.(\d+)|\{[^{}]*:[^{}\d]*(\d+)")
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    # A filter marked to take the context or environment gets it before the value.
+    value_at = 1 if getattr(function, "jinja_pass_arg", None) else 0
+
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        value = args[value_at] if len(args) > value_at else None
+        _check_arguments(name, value, args[value_at + 1 :], kwargs)
+        return function(*args, **kwargs)
+
+    return bounded
 
 
 def _bounded_range(*arguments: int) -> range:
@@ -52,6 +115,9 @@ def _bounded_range(*arguments: int) -> range:
 # from the lead are stripped of markup instead (`safe_value`) before they are inserted.
 _ENVIRONMENT = _BoundedEnvironment(autoescape=False, keep_trailing_newline=False)
 _ENVIRONMENT.globals["range"] = _bounded_range
+_ENVIRONMENT.filters = {
+    name: _bounded_filter(name, function) for name, function in _ENVIRONMENT.filters.items()
+}
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from app.rules.lead_actions import (
 )
 from app.rules.literals import required_literals, required_marks
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
+from app.rules.pattern_size import pattern_too_big
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
 from app.text import fold, normalise, read_yo_as_e
 
@@ -58,33 +59,6 @@ KNOWN_KEYS = (
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Unknown keys named per rule (a pasted file of thousands says the first few, then how many).
 SAID_AT_MOST = 10
-# A pattern's repetition counts and group nesting: beyond these, compiling it can take
-# gigabytes or overflow the stack ("(?:x{0,4294967294}){4294967294}y").
-MAX_REPEAT_COUNT = 1000
-MAX_NESTING = 50
-_COUNTS = regex.compile(r"(?<!\\)\{(\d+)(?:,(\d*))?\}")
-
-
-def _too_big(source: str) -> str | None:
-    """Why a pattern is too big to compile safely, or None."""
-    counts = [int(n) for found in _COUNTS.findall(source) for n in found if n]
-    if counts and max(counts) > MAX_REPEAT_COUNT:
-        return f"a repetition count over {MAX_REPEAT_COUNT} ({max(counts)}); write + or * instead"
-    depth = deepest = 0
-    escaped = False
-    for ch in source:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch == ")":
-            depth -= 1
-    if deepest > MAX_NESTING:
-        return f"groups nested over {MAX_NESTING} deep"
-    return None
 
 
 def key_line(text: str, key: str, start_line: int, end_line: int | None = None) -> int:
@@ -359,7 +333,7 @@ def read_patterns(reader: RuleReader) -> tuple[Any, ...]:
             continue
         # Messages are read with ё as е, so a pattern is too, or 'почём' could never match.
         source = read_yo_as_e(written)
-        too_big = _too_big(source)
+        too_big = pattern_too_big(source)
         if too_big:
             reader.problem("patterns", f"pattern {source[:80]!r}: {too_big}")
             continue

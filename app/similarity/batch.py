@@ -21,6 +21,11 @@ from app.text import language_of
 GRAM_BUCKETS = 256
 # Texts embedded together per step (bounds the memory of the token vectors gathered).
 _BATCH = 250
+# A question's start says what it is about: grouping reads at most this much of each text and
+# embeds at most this many of its tokens (a letter of an unusual script is several byte
+# tokens), so the work and memory per text are bounded whatever leads send.
+GROUPED_CHARS = 300
+GROUPED_TOKENS = 128
 
 
 def meaning_vectors(folded_texts: Sequence[str]) -> np.ndarray:
@@ -31,7 +36,7 @@ def meaning_vectors(folded_texts: Sequence[str]) -> np.ndarray:
     per-language baseline)."""
     if not folded_texts:
         return np.zeros((0, GRAM_BUCKETS + embeddings().table.shape[1]), dtype=np.float32)
-    texts = [" ".join(words_of(text)) for text in folded_texts]
+    texts = [" ".join(words_of(text[:GROUPED_CHARS])) for text in folded_texts]
     by_grams = _hashed_grams(texts)
     by_meaning = _centred_embeddings(texts)
     joined = np.hstack(
@@ -95,7 +100,7 @@ def _centred_embeddings(texts: list[str]) -> np.ndarray:
     for begin in range(0, len(texts), _BATCH):
         chunk = texts[begin : begin + _BATCH]
         ids = [
-            encoding.ids
+            encoding.ids[:GROUPED_TOKENS]
             for encoding in model.tokenizer.encode_batch(chunk, add_special_tokens=False)
         ]
         lengths = np.array([len(i) for i in ids])

@@ -6,7 +6,14 @@ from app.store.errors import StoreUnavailable
 from app.store.housekeeping import Housekeeping
 from app.store.insight import InsightQueries
 from app.store.outbox import OutboxRecords
-from app.store.records import ConversationMemory, Finished, LeadOutcome, NewReply, OutboxItem
+from app.store.records import (
+    ConversationMemory,
+    Finished,
+    LeadOutcome,
+    NewReply,
+    OutboxItem,
+    StoredMessage,
+)
 from app.store.schema import Schema
 
 
@@ -22,4 +29,5 @@ __all__ = [
     "OutboxItem",
     "Store",
     "StoreUnavailable",
+    "StoredMessage",
 ]

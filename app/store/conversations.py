@@ -46,27 +46,51 @@ class ConversationRecords(Database):
                 else:
                     memory = self._silence(run, conversation)
                 outcome = decide(memory)
-                inserted = run(
-                    "INSERT INTO lead_messages (part_id, conversation, received_at, status, "
-                    "rule_id, fallback, reason, text, sent_via) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (part_id) DO NOTHING",
-                    part_id,
-                    conversation,
-                    now,
-                    outcome.status,
-                    outcome.rule_id,
-                    int(outcome.fallback),
-                    outcome.reason,
-                    outcome.text,
-                    outcome.sent_via or None,
-                ).rowcount
-                if inserted != 1:
+                if not self._insert(run, part_id, conversation, now, outcome, memory, may_answer):
                     raise _Repeated  # rolls back whatever the transaction did
                 if outcome.reply is not None:
                     self._queue(run, outcome.reply, now)
                 return outcome
         except _Repeated:
             return None
+
+    def _insert(
+        self,
+        run: Callable[..., Any],
+        part_id: str,
+        conversation: str,
+        now: float,
+        outcome: LeadOutcome,
+        memory: ConversationMemory,
+        memory_is_whole: bool,
+    ) -> bool:
+        """The message's row; False when the part was recorded before."""
+        tags, first = None, None
+        if outcome.text is not None:  # kept for replay, to be judged as when it came
+            tags = json.dumps(sorted(outcome.tags)) if outcome.tags else None
+            earlier = (
+                memory.earlier_lead_message if memory_is_whole else self._earlier(run, conversation)
+            )
+            first = int(not earlier)
+        return (
+            run(
+                "INSERT INTO lead_messages (part_id, conversation, received_at, status, "
+                "rule_id, fallback, reason, text, sent_via, tags, first_message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (part_id) DO NOTHING",
+                part_id,
+                conversation,
+                now,
+                outcome.status,
+                outcome.rule_id,
+                int(outcome.fallback),
+                outcome.reason,
+                outcome.text,
+                outcome.sent_via or None,
+                tags,
+                first,
+            ).rowcount
+            == 1
+        )
 
     def _memory(self, run: Callable[..., Any], conversation: str, now: float) -> ConversationMemory:
         # Locks the conversation's row on PostgreSQL, so two parts of one conversation that
@@ -79,12 +103,15 @@ class ConversationRecords(Database):
         )
         silence = self._silence(run, conversation, lock=self.dialect == "postgres")
         answered = run(_ANSWERED, conversation).fetchall()
-        earlier = run(_EARLIER_LEAD_MESSAGE, conversation).fetchone() is not None
         return replace(
             silence,
             answered_rules=frozenset(r[0] for r in answered),
-            earlier_lead_message=earlier,
+            earlier_lead_message=self._earlier(run, conversation),
         )
+
+    @staticmethod
+    def _earlier(run: Callable[..., Any], conversation: str) -> bool:
+        return run(_EARLIER_LEAD_MESSAGE, conversation).fetchone() is not None
 
     def _silence(
         self, run: Callable[..., Any], conversation: str, lock: bool = False

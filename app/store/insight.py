@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
+
 from app.store.database import Database
+from app.store.records import StoredMessage
 
 # A lead message no rule answered: nothing did, or only a fallback.
 _UNANSWERED = "(status = 'no_match' OR (status = 'replied' AND fallback = 1))"
@@ -84,15 +87,27 @@ class InsightQueries(Database):
         )
         return [row[0] for row in reversed(rows)]
 
-    def stored_messages(self, since: float) -> list[tuple[float, str, str | None, bool, str, str]]:
-        """(received_at, status, rule_id, fallback, text, sent_via) of every lead message since
-        `since` whose text is kept: what replay runs edited rules over."""
+    def stored_messages(self, since: float) -> list[StoredMessage]:
+        """Every lead message since `since` whose text is kept: what replay runs edited rules
+        over. Rows from before tags were kept read as untagged first messages."""
         rows = self._read(
-            "SELECT received_at, status, rule_id, fallback, text, sent_via FROM lead_messages "
-            "WHERE received_at >= ? AND text IS NOT NULL ORDER BY received_at",
+            "SELECT received_at, status, rule_id, fallback, text, sent_via, tags, first_message "
+            "FROM lead_messages WHERE received_at >= ? AND text IS NOT NULL ORDER BY received_at",
             since,
         )
-        return [(at, st, rule, bool(fb), text, via or "") for at, st, rule, fb, text, via in rows]
+        return [
+            StoredMessage(
+                received_at=at,
+                status=status,
+                rule_id=rule_id,
+                fallback=bool(fallback),
+                text=text,
+                sent_via=via or "",
+                tags=frozenset(json.loads(tags)) if tags else frozenset(),
+                first_message=first is None or bool(first),
+            )
+            for at, status, rule_id, fallback, text, via, tags, first in rows
+        ]
 
     def forget_texts(self, before: float) -> int:
         """Delete the stored message texts received before `before`; how many there were.

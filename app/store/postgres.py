@@ -33,6 +33,12 @@ POOL_WAIT_SECONDS = 3.0
 IDLE_CHECK_SECONDS = 30.0
 # When the pool gets no connection, a connection of our own asks why at most this often.
 WHY_SECONDS = 60.0
+# While the database is known down (our own connection was refused), requests answer at once
+# instead of waiting POOL_WAIT_SECONDS each, and a thread tries to connect this often.
+DOWN_PROBE_SECONDS = 1.0
+# SQLSTATE class 53 (too many connections, out of memory or disk): the server is up and busy,
+# a pooled connection may come free, so requests keep waiting for one.
+_BUSY_CLASS = "53"
 
 
 class PostgresBackend:
@@ -51,6 +57,10 @@ class PostgresBackend:
         # Why the pool last got no connection, and when that was last asked.
         self._reason = "the database is slow, down, or out of connections"
         self._asked_at = -WHY_SECONDS
+        # Why the database is known down in this process (None: not known down), and the pid
+        # whose thread is probing for it to come back.
+        self._down: str | None = None
+        self._probing_in: int | None = None
 
     def connect(self) -> psycopg.Connection:
         """A connection of its own, outside the pool (migrations, one-off commands)."""
@@ -90,6 +100,11 @@ class PostgresBackend:
 
     @contextmanager
     def _borrowed(self, seconds: float) -> Iterator[psycopg.Connection]:
+        down = self._down
+        if down is not None:
+            if self._probing_in != os.getpid():  # known down before a fork: probe here too
+                self._known_down(down)
+            raise StoreUnavailable(f"the database is down: {down}")
         try:
             with self._pool_here().connection() as connection:
                 with self._watchdog.deadline(connection, seconds):
@@ -113,7 +128,32 @@ class PostgresBackend:
             self._reason = "the database is slow or out of connections"
         except psycopg.Error as error:
             self._reason = describe(error)
+            if not (error.sqlstate or "").startswith(_BUSY_CLASS):
+                self._known_down(self._reason)
         return self._reason
+
+    def _known_down(self, why: str) -> None:
+        """Answer at once from now on, and probe until a connection of our own is accepted."""
+        with self._lock:
+            self._down = why
+            if self._probing_in == os.getpid():
+                return
+            self._probing_in = os.getpid()
+        threading.Thread(target=self._probe_until_up, name="store-probe", daemon=True).start()
+
+    def _probe_until_up(self) -> None:
+        while True:
+            time.sleep(DOWN_PROBE_SECONDS)
+            try:
+                close_quietly(self.connect())
+            except psycopg.Error as error:
+                self._down = describe(error)
+                continue
+            with self._lock:
+                self._down, self._probing_in, self._asked_at = None, None, -WHY_SECONDS
+            self.start_afresh()  # the old pool may be deep in its back-off
+            log.info("at=info event=store_back")
+            return
 
     @contextmanager
     def transaction(

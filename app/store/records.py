@@ -46,6 +46,23 @@ class LeadOutcome:
     text: str | None = None
     reply: NewReply | None = None
     sent_via: str = ""
+    # The conversation's tags as the part reported them (kept with the text, for replay).
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A lead message whose text is kept, with what replay needs to judge it as it was."""
+
+    received_at: float
+    status: str
+    rule_id: str | None
+    fallback: bool
+    text: str
+    sent_via: str = ""
+    tags: frozenset[str] = frozenset()
+    # Whether it was the conversation's first lead message recorded here.
+    first_message: bool = True
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # When a lead's part last said the conversation is assigned to a person
     # (QUIET_WHEN_ASSIGNED): a reply decided before then is cancelled.
     ("ALTER TABLE conversations ADD COLUMN assigned_at {REAL}",),
+    # The conversation's tags and whether it was its first lead message recorded here, kept
+    # with a message's text, so that replay judges `if_tags`, `unless_tags` and
+    # `first_message` as when the lead wrote (NULL: recorded before, judged first and untagged).
+    (
+        "ALTER TABLE lead_messages ADD COLUMN tags TEXT",
+        "ALTER TABLE lead_messages ADD COLUMN first_message INTEGER",
+    ),
 )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+import tracemalloc
 from pathlib import Path
 
 from app.grouping import draft_rule, draft_rules, group_questions
 from app.insight.replay import with_draft
 from app.rules import load_rules
 from app.rules.warnings import rule_warnings
+from app.similarity import meaning_vectors
 
 QUESTIONS = [
     "Do you have a student discount?",
@@ -126,3 +128,19 @@ def test_grouping_grows_near_linearly() -> None:
     small, large = questions(500), questions(8000)
     seconds(small)  # warm the stem cache for a fair first run
     assert seconds(large) < 100 * seconds(small)  # linear: 16x; all-pairs: 256x
+
+
+def test_grouping_work_per_text_is_bounded_whatever_leads_send() -> None:
+    """300 messages of 1,000 letters of an unusual script (each letter several byte tokens):
+    each is read to its bound, so grouping them takes little memory (it took 900 MB)."""
+    meaning_vectors(["a first question"])  # the model, loaded once per process, aside
+    letters = "".join(chr(0x10400 + (n * 7) % 80) if n % 6 else " " for n in range(1000))
+    texts = [letters[n:] + letters[:n] for n in range(300)]
+    tracemalloc.start()
+    try:
+        groups = group_questions(texts)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(group.count for group in groups) == 300
+    assert peak < 100 * 2**20

@@ -105,6 +105,22 @@ def test_a_message_no_rule_can_answer_reads_the_silence_and_creates_no_conversat
     assert store.outcome_counts(0) == [("no_match", None, False, 2)]
 
 
+def test_a_kept_text_keeps_the_conversations_tags_and_whether_it_came_first(
+    store: Store,
+) -> None:
+    def outcome(text: str, tags: frozenset[str]) -> LeadOutcome:
+        return LeadOutcome("no_match", text=text, tags=tags)
+
+    store.record_lead_message("4", "400", 1_000_000.0, lambda _: outcome("a", frozenset({"vip"})))
+    store.record_lead_message("5", "400", 1_000_001.0, lambda _: outcome("b", frozenset()), False)
+    store.record_lead_message("6", "401", 1_000_002.0, lambda _: outcome("c", frozenset()), False)
+    assert [(m.text, m.tags, m.first_message) for m in store.stored_messages(0)] == [
+        ("a", frozenset({"vip"}), True),
+        ("b", frozenset(), False),
+        ("c", frozenset(), True),
+    ]
+
+
 def test_concurrent_copies_of_one_part_are_recorded_once(store: Store, database_url: str) -> None:
     barrier = threading.Barrier(8)
 
