@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from app.text import zone_hint
+
 DEFAULT_API_URL = "https://api.dashly.app"
 DEFAULT_DATABASE_URL = "sqlite:///instance/bot.sqlite3"
 # Dashly's name for the account's own default admin, accepted wherever an admin id is.
@@ -183,7 +185,9 @@ class _Reader:
         try:
             return ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.problems.append(f"BOT_TIMEZONE {zone_name!r} is not a known IANA time zone")
+            self.problems.append(
+                f"BOT_TIMEZONE {zone_name!r} is not a known IANA time zone{zone_hint(zone_name)}"
+            )
             return ZoneInfo("UTC")
 
     def admin_id(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 import unicodedata
 from functools import lru_cache
+from zoneinfo import available_timezones
 
 import regex
 import snowballstemmer
@@ -147,3 +149,18 @@ def _stem_now(word: str) -> str:
 def safe_value(value: object) -> str:
     """A lead-supplied value as plain text: no tags, no angle brackets (O'Brien stays)."""
     return _ANGLE_BRACKETS.sub("", strip_tags(str(value))).strip()
+
+
+def zone_hint(written: object) -> str:
+    """For a time zone that is no IANA name: the closest names ("Moscow" -> Europe/Moscow),
+    as a hint to append to the problem."""
+    want = str(written).strip().replace(" ", "_").lower()
+    zones = sorted(available_timezones())
+    by_city = {zone.rsplit("/", 1)[-1].lower(): zone for zone in zones if "/" in zone}
+    by_name = {zone.lower(): zone for zone in zones}
+    close = [by_city[want]] if want in by_city else []
+    close = close or [by_name[n] for n in difflib.get_close_matches(want, by_name, 2, 0.6)]
+    close = close or [by_city[n] for n in difflib.get_close_matches(want, by_city, 2, 0.75)]
+    if not close:
+        return " (e.g. Europe/Moscow, America/New_York)"
+    return "; did you mean " + " or ".join(repr(zone) for zone in close) + "?"

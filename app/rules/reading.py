@@ -116,7 +116,11 @@ _PLAIN_WORDS = (
     ("Cannot overwrite a value", "a key is set twice in one rule: keep one"),
     ("Cannot declare", "a table is declared twice: write every rule as [[rule]]"),
     ("Unterminated string", "a string is not closed: add the closing quote"),
-    ("Illegal character '\\n'", "a string is not closed on its line: add the closing quote"),
+    (
+        "Illegal character '\\n'",
+        "a string is not closed on its line: add the closing quote (an answer of several "
+        'lines goes in triple quotes: answer = """...""")',
+    ),
 )
 _CURLY_QUOTES = "\u201c\u201d\u201e\u2018\u2019\u00ab\u00bb"
 

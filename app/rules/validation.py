@@ -25,7 +25,7 @@ from app.rules.literals import required_literals, required_marks
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
 from app.rules.pattern_size import pattern_too_big
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
-from app.text import fold, normalise, read_yo_as_e
+from app.text import fold, normalise, read_yo_as_e, zone_hint
 
 KNOWN_KEYS = (
     "id",
@@ -276,7 +276,7 @@ class RuleReader:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             self.problem(
-                "timezone", f"timezone {value!r} is not a known IANA name (e.g. Europe/Berlin)"
+                "timezone", f"timezone {value!r} is not a known IANA name{zone_hint(value)}"
             )
             return None
 

@@ -27,8 +27,25 @@ def rule_warnings(rules: RuleSet) -> list[str]:
         + drafts(rules)
         + single_braces(rules)
         + mixed_alphabets(rules)
+        + commas_in_phrases(rules)
         + fallbacks_at_all_hours(rules)
     )
+
+
+def commas_in_phrases(rules: RuleSet) -> list[str]:
+    """`["цена, стоимость"]` is one phrase that needs both words, comma and all, in a row:
+    most likely two phrases were meant."""
+    found = []
+    for rule in rules.rules:
+        for phrase in rule.phrases:
+            parts = [part.strip() for part in phrase.text.split(",") if part.strip()]
+            if len(parts) > 1:
+                meant = ", ".join(f'"{part}"' for part in parts)
+                found.append(
+                    f"{rule.source}: warning: rule {rule.id!r}: phrase {phrase.text!r} has a "
+                    f"comma inside its quotes; did you mean {len(parts)} phrases: [{meant}]?"
+                )
+    return found
 
 
 _SINGLE_BRACES = regex.compile(r"(?<!\{)\{\s*(\w+)\s*\}(?!\})")

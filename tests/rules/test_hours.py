@@ -130,3 +130,13 @@ def test_hours_and_outside_hours_exclude_each_other(tmp_path: Path) -> None:
 
 def test_a_list_of_ranges_parses() -> None:
     assert len(parse_hours(["mon 09:00-10:00", "tue 10:00-11:00"])) == 2
+
+
+def test_a_time_zone_written_as_a_city_gets_the_iana_name_suggested() -> None:
+    from app.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"BOT_TIMEZONE": "moscow"})
+    assert "BOT_TIMEZONE 'moscow' is not a known IANA time zone; did you mean 'Europe/Moscow'?" in (
+        str(caught.value)
+    )

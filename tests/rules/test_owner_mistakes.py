@@ -70,6 +70,16 @@ def test_a_placeholder_or_pattern_that_can_never_work_is_an_error(
             "rules.toml:2: a string is not closed on its line: add the closing quote",
         ),
         (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "Hello,\nwe open at 9"\n',
+            "rules.toml:4: a string is not closed on its line: add the closing quote (an answer "
+            'of several lines goes in triple quotes: answer = """...""")',
+        ),
+        (
+            '[[rule]]\nid = "x"\nphrases = ["a"]\nanswer = "b"\ntimezone = "Moscow"\n',
+            "rules.toml:5: rule 'x': timezone 'Moscow' is not a known IANA name; did you mean "
+            "'Europe/Moscow'?",
+        ),
+        (
             '[[rule]]\nid = "x"\nanswer = "a"\nanswer = "b"\n',
             "rules.toml:4: a key is set twice in one rule: keep one",
         ),
@@ -110,6 +120,11 @@ def test_an_en_dash_in_hours_is_read_as_the_hyphen_meant() -> None:
             'answer = "b"\n',
             "rules.toml:1: warning: rule 'x': '\u043fp\u0438\u0432\u0435\u0442' mixes Latin and "
             "Cyrillic letters (Latin 'p'); retype it in one alphabet",
+        ),
+        (
+            '[[rule]]\nid = "price"\nphrases = ["цена, стоимость"]\nanswer = "b"\n',
+            "rules.toml:1: warning: rule 'price': phrase 'цена, стоимость' has a comma inside "
+            'its quotes; did you mean 2 phrases: ["цена", "стоимость"]?',
         ),
         (
             '[[rule]]\nid = "shipping"\nphrases = ["delivery"]\nanswer = "a"\n\n'
