@@ -20,6 +20,8 @@ from app.insight import build_insights, draft_rules
 from app.insight.replay import replay, with_draft
 from app.rules import RulesError
 from app.rules.explain import explain
+from app.rules.matching import RuleSet
+from app.rules.warnings import rule_warnings
 from app.web import door
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ def page(**extra: Any) -> str:
         replay_seconds=REPLAY_SECONDS,
         rules=state.rules.current,
         rules_error=state.rules.error,
+        rule_warnings=warnings_of(state.rules.current),
         dead=state.store.outbox(("dead",)),
         cancelled=state.store.outbox(("cancelled",))[-CANCELLED_SHOWN:],
         not_saved=state.store.not_saved(CANCELLED_SHOWN),
@@ -72,6 +75,16 @@ def page(**extra: Any) -> str:
         computed_at=datetime.fromtimestamp(computed_at, state.settings.timezone),
         **extra,
     )
+
+
+def warnings_of(rules: RuleSet) -> list[str]:
+    """What `flask rules check` warns of the rules in force, worked out once per rule set
+    (a reload makes a new one), with paths as the rules folder names them."""
+    cache = current_app.extensions.setdefault("rule-warnings", {})
+    if cache.get("rules") is not rules:
+        folder = f"{runtime().rules.directory}/"
+        cache.update(rules=rules, warnings=[w.replace(folder, "") for w in rule_warnings(rules)])
+    return cache["warnings"]
 
 
 def cached_report(days: int) -> tuple[Any, float]:

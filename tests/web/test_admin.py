@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +24,7 @@ from tests.conftest import (
     lead_part,
     wait_for,
     webhook_form,
+    write_rules,
 )
 
 PASSWORD = "correct horse battery staple"
@@ -273,3 +276,19 @@ def test_a_pasted_draft_is_tried_on_stored_messages(admin: FlaskClient) -> None:
     ).get_data(as_text=True)
     assert "draft.toml:2:" in broken  # the draft's own file:line, no server path
     assert "/tmp" not in broken
+
+
+def test_the_page_shows_what_rules_check_warns_of_the_rules_in_force(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    write_rules(
+        tmp_path / "rules",
+        '[[rule]]\nid = "price"\nphrases = ["цена, стоимость"]\nanswer = "From $10."\n',
+    )
+    app = make_app(ADMIN_PASSWORD=PASSWORD, RULES_DIR=str(tmp_path / "rules"))
+    page = app.test_client().get("/admin", headers=AUTH).get_data(as_text=True)
+    warnings = html.unescape(page.split('id="rule-warnings"', 1)[1].split("</div>", 1)[0])
+    assert (
+        "rules.toml:1: warning: rule 'price': phrase 'цена, стоимость' has a comma inside its "
+        'quotes; did you mean 2 phrases: ["цена", "стоимость"]?'
+    ) in warnings
