@@ -79,7 +79,7 @@ def decide(
 
     def available(rule: Rule) -> bool:
         fresh = rule.repeat or rule.id not in memory.answered_rules
-        first = not (rule.first_message and memory.earlier_lead_message)
+        first = rule.fits_first_message(memory.earlier_lead_message)
         return fresh and first and rule.answers_on(channel)
 
     chosen = next((m for m in matches if available(m.rule)), None)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.handling.decide import NO_MATCH, REPLIED
+from app.handling.decide import REPLIED
+from app.insight.report import is_unanswered
 from app.rules.building import build_rule_set
 from app.rules.matching import RuleSet
 from app.rules.reading import load_rules
@@ -56,7 +57,7 @@ def replay(
         found.messages += 1
         now = _rule_now(rules, message)
         text, rule_id = message.text, message.rule_id
-        if message.status == NO_MATCH or (message.status == REPLIED and message.fallback):
+        if is_unanswered(message.status, message.fallback):
             found.unanswered += 1
             if now is not None:
                 _note(found.newly, found.newly_counts, now, text)
@@ -78,7 +79,7 @@ def _rule_now(rules: RuleSet, message: StoredMessage) -> str | None:
             m.rule.id
             for m in matches
             if m.rule.answers_on(message.sent_via)
-            and (message.first_message or not m.rule.first_message)
+            and m.rule.fits_first_message(not message.first_message)
         ),
         None,
     )

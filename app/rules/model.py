@@ -156,6 +156,11 @@ class Rule:
             return False
         return self.unless_tags.isdisjoint(tags)
 
+    def fits_first_message(self, earlier_lead_message: bool) -> bool:
+        """Whether `first_message` lets the rule answer, given whether a lead message of the
+        conversation was recorded before this one."""
+        return not (self.first_message and earlier_lead_message)
+
     def answers_on(self, channel: str) -> bool:
         """Whether the rule answers a message sent through `channel` (its part's `sent_via`)."""
         return not self.channels or channel in self.channels
