@@ -6,6 +6,7 @@ import http.client
 import json
 import random
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -314,3 +315,44 @@ def test_no_worker_hoards_idle_keep_alive_connections(
         for connection in connections:
             connection.close()
     assert closing >= 1
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    received = b""
+    while chunk := connection.recv(4096):
+        received += chunk
+    return received
+
+
+def test_clients_that_stop_mid_request_are_cut_and_webhooks_still_answered(
+    start_service: Callable[..., Service], dashly_api: HTTPServer
+) -> None:
+    """Eight connections that send headers and part of a body (every request thread of both
+    workers) are cut at gunicorn.conf.py's read deadline: each is answered 400, what arrived
+    is not taken for the message, and the webhook waiting behind them is answered. Without the
+    deadline they held the threads for as long as they stayed connected."""
+    service = start_service(dashly_env(dashly_api))
+    partial_body = b"token=" + WEBHOOK_TOKEN.encode()
+    stalled = []
+    for _ in range(8):
+        connection = socket.create_connection(("127.0.0.1", service.port), timeout=20)
+        connection.sendall(
+            b"POST /webhooks/dashly HTTP/1.1\r\nHost: bot\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+            + partial_body
+        )
+        stalled.append(connection)
+    try:
+        part = lead_part("Hello!", part_id=random.randrange(10**9), conversation=9960)
+        assert service.post(form(part)).json() == {"status": "replied"}
+        for connection in stalled:
+            head, _, body = read_until_closed(connection).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 ")
+            assert json.loads(body) == {
+                "error": f"the body ended after {len(partial_body)} of its 1000 bytes"
+            }
+    finally:
+        for connection in stalled:
+            connection.close()
+    wait_for(lambda: api_calls(dashly_api))
+    assert len(api_calls(dashly_api)) == 1  # the partial bodies sent nothing

@@ -54,6 +54,12 @@ def read_fields() -> dict[str, Any]:
         if len(body) > limit:
             raise Rejected(413, f"the body is larger than {limit} bytes")
         request._cached_data = body  # what get_data and form parsing then read
+    elif len(body := request.get_data()) < request.content_length:
+        # The client stopped sending (the server cut it at its read deadline, or it hung up):
+        # what did arrive is not the message, and its first fields must not pass for it.
+        raise Rejected(
+            400, f"the body ended after {len(body)} of its {request.content_length} bytes"
+        )
     mimetype = request.mimetype
     if mimetype == FORM:
         fields = form_fields(request.get_data())
