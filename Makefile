@@ -12,7 +12,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads an interpreter: it uses the one $(PYTHON) names.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test test-with lint format bench lock audit clean check-python
+.PHONY: run test test-quick test-with lint format bench lock audit clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -40,6 +40,11 @@ run: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+# The same without the tests marked slow (gunicorn processes, servers of their own, waits of
+# seconds): for a quick look while working. `make test` is the one that counts.
+test-quick: $(STAMP) lint
+	$(BIN)/pytest -m "not slow"
 
 # The suite on another Python the project supports, in a venv of its own (CI runs it on 3.11
 # and 3.13): make test-with PY=/path/to/python3.11

@@ -94,8 +94,11 @@ class Settings:
 
 
 def read_environment(overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """`.env` values, then the environment over them, then explicit overrides over both."""
-    merged: dict[str, str] = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    """`.env` values, then the environment over them, then explicit overrides over both.
+    `FLASK_SKIP_DOTENV=1` skips `.env`, as it does for the `flask` command."""
+    merged: dict[str, str] = {}
+    if os.environ.get("FLASK_SKIP_DOTENV", "").lower() in ("", "0", "false", "no"):
+        merged = {k: v for k, v in dotenv_values(".env").items() if v is not None}
     merged.update(os.environ)
     for key, value in (overrides or {}).items():
         merged[key] = "" if value is None else str(value)

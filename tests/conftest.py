@@ -41,6 +41,14 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = Path(__file__).resolve().parent / "parts"
+# The example rules as shipped in rules/, kept here so that an owner who edits rules/ (as the
+# README says to) changes no test result.
+EXAMPLE_RULES = Path(__file__).resolve().parent / "example_rules"
+
+# Nor does an owner's `.env` (or `.flaskenv`): Flask's own switch, which the settings honour
+# too, inherited by every command a test starts. `flask` then finds the app by this name.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
+os.environ["FLASK_APP"] = "app"
 WEBHOOK_TOKEN = "test-webhook-token-0123456789"
 API_TOKEN = "test-api-key-abcdef"
 
@@ -172,7 +180,7 @@ def make_app(tmp_path: Path, sqlite_url: str) -> Iterator[Callable[..., Flask]]:
             "DASHLY_API_TOKEN": "",
             "DASHLY_API_URL": "http://127.0.0.1:9",
             "DATABASE_URL": sqlite_url,
-            "RULES_DIR": str(ROOT / "rules"),
+            "RULES_DIR": str(EXAMPLE_RULES),
             "QUIET_AFTER_OPERATOR_MINUTES": "60",
         }
         settings.update(config)
@@ -195,3 +203,11 @@ def app(make_app: Callable[..., Flask], dashly_api: HTTPServer) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A real gunicorn process takes seconds to start and stop: `make test-quick` (pytest -m
+    "not slow") leaves those tests out with the rest marked slow; `make test` runs all."""
+    for item in items:
+        if item.get_closest_marker("gunicorn"):
+            item.add_marker(pytest.mark.slow)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE_RULES, ROOT
 
 
 def free_port() -> int:
@@ -50,12 +50,13 @@ class Service:
 
     @classmethod
     def in_folder(cls, folder: Path, env: dict[str, str], rules: Path | None = None) -> Service:
-        """A folder holding what a deploy holds: Procfile, gunicorn.conf.py and rules/."""
+        """A folder holding what a deploy holds: Procfile, gunicorn.conf.py and rules/ (the
+        example rules unless `rules` names others)."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("Procfile", "gunicorn.conf.py"):
             shutil.copy(ROOT / name, folder / name)
         if not (folder / "rules").exists():
-            shutil.copytree(rules or ROOT / "rules", folder / "rules")
+            shutil.copytree(rules or EXAMPLE_RULES, folder / "rules")
         return cls(folder, env, folder / "service.log")
 
     def start(self, timeout: float = 20.0) -> Service:

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
 from app.store import Finished, LeadOutcome, NewReply, Store
-from tests.conftest import ROOT, write_rules
+from tests.conftest import EXAMPLE_RULES, ROOT, write_rules
 
 
 @pytest.fixture
 def runner(sqlite_url: str) -> CliRunner:
-    return CliRunner(env={"RULES_DIR": str(ROOT / "rules"), "DATABASE_URL": sqlite_url})
+    return CliRunner(env={"RULES_DIR": str(EXAMPLE_RULES), "DATABASE_URL": sqlite_url})
 
 
 def test_rules_check_summarises_valid_rules(runner: CliRunner) -> None:
@@ -45,7 +45,12 @@ def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
     tmp_path: Path,
 ) -> None:
     write_rules(tmp_path, '[[rule]]\nid = "a"\nphrases = ["x"]\nanswer = 1\n')
-    env = {"RULES_DIR": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    env = {
+        "RULES_DIR": str(tmp_path),
+        "PATH": str(Path(sys.executable).parent),
+        "FLASK_APP": "app",
+        "FLASK_SKIP_DOTENV": "1",  # this clone's .env is the owner's
+    }
     broken = subprocess.run(
         [Path(sys.executable).parent / "flask", "--app", "app", "rules", "check"],
         cwd=ROOT,
@@ -57,7 +62,7 @@ def test_rules_check_works_through_flask_when_the_configured_rules_are_broken(
     assert broken.returncode == 1
     assert f"{tmp_path}/rules.toml:4: rule 'a': 'answer' must be a string" in broken.stderr
     good = subprocess.run(
-        [Path(sys.executable).parent / "flask", "rules", "check", str(ROOT / "rules")],
+        [Path(sys.executable).parent / "flask", "rules", "check", str(EXAMPLE_RULES)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -71,7 +76,7 @@ def test_rules_try_shows_rule_what_matched_and_the_answer(runner: CliRunner) -> 
     result = runner.invoke(rules_group, ["try", "Hello, how are you", "--at", "2026-11-25 12:00"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "rule: how-are-you (rules/10-shop-en.toml:39)".replace("rules/", f"{ROOT}/rules/"),
+        f"rule: how-are-you ({EXAMPLE_RULES}/10-shop-en.toml:39)",
         "matched: phrase 'how are you' on 'how are you' at characters 7-18",
         "answer: Doing great, thanks for asking! What can I do for you?",
         "runner-up: greeting, phrase 'hello' (only small talk: it yields to the rest of the "
@@ -188,7 +193,11 @@ def test_a_token_with_a_newline_stops_the_start_with_one_line(tmp_path: Path) ->
             "app.wsgi:app",
         ],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "DASHLY_API_TOKEN": "abc\ndef", "RULES_DIR": f"{ROOT}/rules"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DASHLY_API_TOKEN": "abc\ndef",
+            "RULES_DIR": str(EXAMPLE_RULES),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -206,7 +215,7 @@ def test_an_admin_id_that_is_no_number_stops_the_start_with_one_line(tmp_path: P
         env={
             "PATH": "/usr/bin:/bin",
             "DASHLY_ADMIN_ID": "support-bot",
-            "RULES_DIR": f"{ROOT}/rules",
+            "RULES_DIR": str(EXAMPLE_RULES),
         },
         capture_output=True,
         text=True,
@@ -308,7 +317,7 @@ def test_rules_try_judges_the_conversation_it_is_told_of(tmp_path: Path, sqlite_
         '[[rule]]\nid = "web"\nphrases = ["price"]\nanswer = "W"\nchannels = ["web_user"]\n'
         '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "H"\nfirst_message = true\n',
     )
-    runner = CliRunner(env={"DATABASE_URL": sqlite_url, "RULES_DIR": str(ROOT / "rules")})
+    runner = CliRunner(env={"DATABASE_URL": sqlite_url, "RULES_DIR": str(EXAMPLE_RULES)})
 
     def first_line(*options: str) -> str:
         result = runner.invoke(rules_group, ["try", *options, "--rules", str(tmp_path / "draft")])
@@ -323,7 +332,7 @@ def test_rules_try_judges_the_conversation_it_is_told_of(tmp_path: Path, sqlite_
     quiet = CliRunner(
         env={
             "DATABASE_URL": sqlite_url,
-            "RULES_DIR": str(ROOT / "rules"),
+            "RULES_DIR": str(EXAMPLE_RULES),
             "QUIET_WHEN_ASSIGNED": "1",
         }
     ).invoke(rules_group, ["try", "price?", "--assigned", "--rules", str(tmp_path / "draft")])

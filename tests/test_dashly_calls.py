@@ -179,7 +179,8 @@ def test_typing_shows_before_the_answer_and_the_webhook_does_not_wait(
     client = app.test_client()
     started = time.monotonic()
     assert say(client, "price?", 31, 730) == "replied"
-    assert time.monotonic() - started < 0.5
+    # Answered before the reply went: the second is waited out in the delivery thread.
+    assert [what for what, _ in calls(dashly_api, 730) if what == "reply"] == []
     typed = wait_for(lambda: [c for c in calls(dashly_api, 730) if c[0] == "settyping"])
     assert [form["from_admin"] for _, form in typed] == ["default_admin"]
     wait_for(lambda: [c for c in calls(dashly_api, 730) if c[0] == "reply"], timeout=5)
@@ -201,21 +202,31 @@ def typing_fails_api(httpserver: HTTPServer) -> HTTPServer:
     return documented_api(httpserver)
 
 
+@pytest.mark.slow
 def test_a_hundred_conversations_typing_at_once_hold_no_delivery_slot(
     make_app: Callable[..., Flask], typing_fails_api: HTTPServer, tmp_path: Path
 ) -> None:
-    """Each waits its two seconds without a sender: 40 answers (five times the senders) all
-    arrive about two seconds later, not in rounds of eight. A failed "typing…" is logged and
-    the answer goes anyway."""
+    """Each waits its two seconds without a sender: 40 answers (five times the senders) take
+    about as long as 8, not five rounds of eight (a ratio: both runs slow down alike on a busy
+    machine). A failed "typing…" is logged and the answer goes anyway."""
     app = build(make_app, typing_fails_api, tmp_path, TYPING_SECONDS="2")
     client = app.test_client()
-    started = time.monotonic()
-    for n in range(40):
-        assert say(client, "price?", 100 + n, 800 + n) == "replied"
-    wait_for(lambda: len([c for c in calls(typing_fails_api) if c[0] == "reply"]) == 40, timeout=15)
-    took = time.monotonic() - started
-    assert 2.0 <= took < 4.5, took
-    assert len([c for c in calls(typing_fails_api) if c[0] == "settyping"]) == 40
+
+    def seconds_to_answer(conversations: range) -> float:
+        started = time.monotonic()
+        for n in conversations:
+            assert say(client, "price?", 100 + n, 800 + n) == "replied"
+        replies = conversations.stop  # every conversation so far
+        wait_for(
+            lambda: len([c for c in calls(typing_fails_api) if c[0] == "reply"]) == replies,
+            timeout=30,
+        )
+        return time.monotonic() - started
+
+    eight, forty = seconds_to_answer(range(8)), seconds_to_answer(range(8, 48))
+    assert eight >= 2.0  # each waited its typing time
+    assert forty < 2 * eight, (eight, forty)  # in rounds of eight: 5 x
+    assert len([c for c in calls(typing_fails_api) if c[0] == "settyping"]) == 48
 
 
 def test_an_event_never_carries_created(

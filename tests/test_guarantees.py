@@ -270,6 +270,7 @@ def nothing_left(store: Store) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_call_made_while_the_store_is_frozen_is_recorded_later_and_never_repeated(
     own_postgres: Callable[..., PostgresServer], slow_api: StandIn
 ) -> None:
@@ -306,6 +307,7 @@ def test_a_call_made_while_the_store_is_frozen_is_recorded_later_and_never_repea
     assert sorted(tags) == sorted(set(tags)) and len(tags) == 6
 
 
+@pytest.mark.slow
 def test_a_dead_workers_claim_is_taken_over_only_after_its_lease_and_a_grace(
     sqlite_url: str, stand_in: StandIn
 ) -> None:

@@ -20,6 +20,9 @@ from app.text import echo_key
 from tests.conftest import wait_for
 from tests.fakes.dashly import PARTS_PATH, REPLY_PATH, TAG_PATH, Conversations, dashly_answer
 
+# Waits out unknown outcomes for seconds each: left out of `make test-quick`.
+pytestmark = pytest.mark.slow
+
 ANSWER = "Plans start at $10 a month."
 CONVERSATION = "640"
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from app.rules import RulesError, load_rules
-from tests.conftest import ROOT, write_rules
+from tests.conftest import EXAMPLE_RULES, write_rules
 
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -28,7 +27,7 @@ def problems_of(tmp_path: Path, text: str, name: str = "rules.toml") -> list[str
 
 
 def test_shipped_example_rules_load() -> None:
-    rules = load_rules(ROOT / "rules")
+    rules = load_rules(EXAMPLE_RULES)
     assert len(rules) >= 10
     assert rules.match("Hello!").rule.id == "greeting"
     # The greeting yields to what the rest of the message asks.
@@ -364,11 +363,9 @@ def test_pattern_time_limit_skips_the_rule_and_names_it(
         '[[rule]]\nid = "fine"\nphrases = ["xxx"]\nanswer = "ok"\n',
     )
     caplog.set_level(logging.WARNING, logger="app")
-    started = time.perf_counter()
-    found = rules.match("x" * 5000 + " xxx")
-    # A bound, not a benchmark: without the limit this search runs for hours.
-    assert time.perf_counter() - started < 2.0
-    assert found is None or found.rule.id == "fine"
+    # Without the limit this search runs for hours; cut, the rule after it still answers.
+    found = rules.match("xxx " + "x" * 3000)
+    assert found is not None and found.rule.id == "fine"
     assert "event=pattern_timeout rule=slow" in caplog.text
 
 

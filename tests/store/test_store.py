@@ -240,6 +240,7 @@ def test_prune_forgets_old_records_but_keeps_handoffs(store: Store) -> None:
     assert store.outbox_counts() == {}
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_raises_store_unavailable() -> None:
     from app.store import StoreUnavailable
 
@@ -354,6 +355,7 @@ def test_forgetting_texts_also_empties_finished_replies_of_what_the_lead_said(
     assert pending and all(item.actions for item in pending)  # still to send: kept
 
 
+@pytest.mark.slow
 def test_a_refused_login_is_said_as_such_not_as_a_slow_database() -> None:
     from urllib.parse import urlsplit
 

@@ -121,6 +121,7 @@ def test_the_page_stays_out_of_frames_and_caches_and_on_https(door: FlaskClient)
     assert webhook.status_code != 301
 
 
+@pytest.mark.slow
 def test_with_no_secret_key_and_the_database_down_the_page_says_503_without_a_traceback(
     make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
 ) -> None:
