@@ -191,16 +191,8 @@ def insights_command(context: click.Context, days: int) -> None:
     if context.invoked_subcommand is not None:
         return
     settings = settings_or_exit()
-    rules = rules_or_exit(settings.rules_dir, settings).rules
-    handing_over = frozenset(r.id for r in rules if r.assign)
-    report = build_insights(
-        open_store(),
-        time.time(),
-        days,
-        settings.timezone,
-        handing_over,
-        tuple(r.id for r in rules),
-    )
+    rules = rules_or_exit(settings.rules_dir, settings)
+    report = build_insights(open_store(), time.time(), days, settings.timezone, rules)
     click.echo(
         f"last {days} days: {report.messages} lead messages, {report.answered} answered by a "
         f"rule, {report.unanswered} unanswered, {report.silent} left to a human"
@@ -214,20 +206,27 @@ def insights_command(context: click.Context, days: int) -> None:
     click.echo("\nwhich answers work (within an hour after: a human still wrote / the lead wrote")
     click.echo("again unanswered), worst first:")
     click.echo(f"  {'answers':>7} {'human':>6} {'again':>6}  rule")
-    for rule_id, answers, human, again, hands_over in report.results:
-        note = "  (hands over on purpose)" if hands_over else ""
-        click.echo(f"  {answers:>7} {human:>6} {again:>6}  {rule_id}{note}")
-        for text in report.latest.get(rule_id, ()):
+    for result in report.results:
+        note = f"  ({result.note})" if result.note else ""
+        click.echo(
+            f"  {result.answers:>7} {result.human:>6} {result.again:>6}  {result.rule_id}{note}"
+        )
+        for text in report.latest.get(result.rule_id, ()):
             click.echo(f"  {'':>21}  answered: {clean(text)}")
     if not report.results:
         click.echo("  (no rule answered)")
     if report.never_fired:
         click.echo(f"never answered in these {days} days: {', '.join(report.never_fired)}")
-    click.echo("\nunanswered questions, grouped:")
+    click.echo(
+        f"\nunanswered questions, grouped from the latest {report.grouped} unanswered messages"
+        f" ({report.groups_shown_of}, as on /admin):"
+    )
     if not report.groups:
         click.echo("  (none)")
-    for group in report.groups[:20]:
+    for group in report.shown_groups:
         click.echo(f"  {group.count:>6}  {clean(group.example)}")  # a lead's words: no controls
+        for text in group.farthest:
+            click.echo(f"  {'':>6}    also: {clean(text)}")
 
 
 @insights_command.command("forget")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.rules.model import DRAFT_ANSWER, WORD
+from app.rules.translit import is_russian_in_latin, to_cyrillic
 from app.similarity import meaning_vectors
-from app.text import fold, normalise
+from app.text import fold, language_of, normalise
 
 # Words that say nothing about what a question is about.
 _STOPWORD_TEXT = """
@@ -50,6 +51,13 @@ class QuestionGroup:
     words: tuple[str, ...]
     texts: tuple[str, ...]
 
+    @property
+    def farthest(self) -> tuple[str, ...]:
+        """Its two least typical questions (each wording once, not the example), shown beside
+        the example: a group that mixes topics shows it before a rule is drafted from it."""
+        wordings = list(dict.fromkeys(" ".join(text.split()) for text in self.texts))
+        return tuple(reversed([w for w in wordings if w != " ".join(self.example.split())][-2:]))
+
 
 def key_words(text: str) -> list[str]:
     """The telling words of a message, folded, without stopwords."""
@@ -65,7 +73,10 @@ def group_questions(texts: Sequence[str]) -> list[QuestionGroup]:
     """Groups, largest first; every text is in exactly one group."""
     of_text: dict[str, list[str]] = {}  # a question as compared -> the texts that ask it
     for text in texts:
-        of_text.setdefault(fold(normalise(text)), []).append(text)
+        folded = fold(normalise(text))
+        # Russian in Latin letters ("skolko stoit") is compared as if written in Cyrillic.
+        compared = to_cyrillic(folded) if is_russian_in_latin(folded) else folded
+        of_text.setdefault(compared, []).append(text)
     distinct = list(of_text)
     if not distinct:
         return []
@@ -197,8 +208,20 @@ def transliterated(word: str) -> str:
 
 
 def _free_id(group: QuestionGroup, taken: set[str]) -> str:
-    words = [transliterated(word) for word in group.words[:2]]
-    base = "-".join(word for word in words if word)[:40] or "question"
+    """`draft-` and two telling words: those most of the group shares, else the most frequent
+    in it, else the example's own words (a question of stopwords only, "how much?")."""
+    frequent = Counter(w for text in group.texts for w in set(key_words(text)))
+    for words in (
+        group.words,
+        [word for word, _ in frequent.most_common()],
+        WORD.findall(fold(normalise(group.example))),
+    ):
+        spelt = [latin for word in words if (latin := transliterated(word))]
+        base = "-".join(spelt[:2])[:40]
+        if base:
+            break
+    else:
+        base = "group"  # no letter or digit at all: emoji, punctuation
     rule_id, number = f"draft-{base}", 2
     while rule_id in taken:
         rule_id, number = f"draft-{base}-{number}", number + 1
@@ -211,12 +234,26 @@ def _rule_toml(group: QuestionGroup, rule_id: str) -> str:
     owner writes its answer."""
     examples = list(dict.fromkeys(" ".join(text.split())[:200] for text in group.texts))
     listed = ",\n".join(f"  {json.dumps(text, ensure_ascii=False)}" for text in examples[:10])
+    language = group_language(group)
     return "\n".join(
         [
             "[[rule]]",
             f"id = {json.dumps(rule_id)}",
             f"# {group.count} unanswered",
+            *([f'language = "{language}"'] if language else []),
             f"examples = [\n{listed},\n]",
             f"answer = {json.dumps(DRAFT_ANSWER)}",
         ]
     )
+
+
+def group_language(group: QuestionGroup) -> str | None:
+    """ "ru" or "en" when at least 80 % of the group's questions are written in it (Russian in
+    Latin letters counts as Russian): its draft then answers that language only, as the
+    answer the owner writes will be in it. None for a group in both."""
+    languages = Counter(
+        "ru" if is_russian_in_latin(folded) else language_of(folded)
+        for folded in (fold(normalise(text)) for text in group.texts)
+    )
+    language, count = languages.most_common(1)[0] if languages else (None, 0)
+    return language if language and count >= 0.8 * len(group.texts) else None

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from app.handling.decide import IGNORED, NO_MATCH, REPLIED
 from app.insight.grouping import QuestionGroup, group_questions
+from app.rules.matching import RuleSet
 from app.store import Store
+from app.text import normalise
 
 CHART_DAYS = 14
 # Each rule's latest this many answered questions are shown beside it.
@@ -20,6 +22,36 @@ GROUPED_AT_MOST = 3000
 # An answer "settled it" when, this long after it, no human wrote and the lead did not write
 # again with something no rule answered.
 SETTLED_SECONDS = 3600
+# Groups listed, the largest first, on /admin and by `flask insights` alike.
+SHOWN_GROUPS = 30
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """How one rule's answers of the period went."""
+
+    rule_id: str
+    answers: int
+    human: int  # a human operator still wrote in the conversation within the hour
+    again: int  # the lead wrote again within the hour with something no rule answered
+    hands_over: bool  # the rule assigns the conversation to a person on purpose
+    fallback: bool  # the rule answered as a fallback: its messages count as unanswered
+
+    @property
+    def settled_percent(self) -> int | None:
+        """The share of answers after which neither happened; None where it says nothing (a
+        hand-over is followed by a human on purpose, a fallback counts as unanswered)."""
+        if self.hands_over or self.fallback:
+            return None
+        return round(
+            (self.answers - min(self.answers, self.human + self.again)) / self.answers * 100
+        )
+
+    @property
+    def note(self) -> str:
+        if self.fallback:
+            return "a fallback: its messages count as unanswered"
+        return "hands over on purpose" if self.hands_over else ""
 
 
 @dataclass(frozen=True)
@@ -36,26 +68,37 @@ class Insights:
     groups: tuple[QuestionGroup, ...]
     daily: tuple[tuple[date, int, int], ...]  # (day, answered by a rule, unanswered)
     grouped: int = 0  # how many unanswered texts the grouping covers
-    # Per rule: (id, answers, a human still wrote within the hour, the lead wrote again
-    # unanswered within the hour, the rule hands over on purpose), the answers to rewrite first.
-    results: tuple[tuple[str, int, int, int, bool], ...] = ()
+    # Per rule, the answers to rewrite first; hand-overs and fallbacks last.
+    results: tuple[RuleResult, ...] = ()
     # Per rule, the latest questions it answered (latest first), and the rules that did not
     # answer at all in the period.
     latest: dict[str, tuple[str, ...]] = field(default_factory=dict)
     never_fired: tuple[str, ...] = ()
 
+    @property
+    def shown_groups(self) -> tuple[QuestionGroup, ...]:
+        return self.groups[:SHOWN_GROUPS]
+
+    @property
+    def groups_shown_of(self) -> str:
+        """ "30 of 45 groups" when the list is cut, else "45 groups"."""
+        shown = len(self.shown_groups)
+        return (
+            f"{shown} of {len(self.groups)} groups"
+            if shown < len(self.groups)
+            else (f"{shown} groups")
+        )
+
 
 def build_insights(
-    store: Store,
-    now: float,
-    days: int,
-    zone: ZoneInfo,
-    handing_over: frozenset[str] = frozenset(),
-    rule_ids: tuple[str, ...] = (),
+    store: Store, now: float, days: int, zone: ZoneInfo, rules: RuleSet | None = None
 ) -> Insights:
     """The figures, counted by the database; the grouping covers the latest GROUPED_AT_MOST
-    unanswered texts (a bounded time, whatever the window holds). `rule_ids`: the rules in
-    force, those that never answered in the period are listed apart."""
+    unanswered texts (a bounded time, whatever the window holds). With the `rules` in force:
+    those that hand over are listed apart, those that never answered in the period too, and a
+    group whose typical question a rule now answers is not offered again."""
+    handing_over = frozenset(r.id for r in rules.rules if r.assign) if rules else frozenset()
+    rule_ids = tuple(r.id for r in rules.rules) if rules else ()
     since = now - days * 86400
     counts = store.outcome_counts(since)
     hits: Counter[str] = Counter()
@@ -71,7 +114,9 @@ def build_insights(
         silent=sum(c for s, _, _, c in counts if s == IGNORED),
         rule_hits=tuple(sorted(hits.items(), key=lambda item: (-item[1], item[0]))),
         outbox=store.outbox_counts(),
-        groups=tuple(group_questions(texts)),
+        groups=tuple(
+            group for group in group_questions(texts) if not (rules and answers_now(rules, group))
+        ),
         daily=daily_counts(store, now, zone),
         grouped=len(texts),
         results=rule_results(store, since, handing_over),
@@ -80,16 +125,35 @@ def build_insights(
     )
 
 
+def answers_now(rules: RuleSet, group: QuestionGroup) -> bool:
+    """Whether a rule (not a fallback) answers the group's typical question now, at any hour:
+    the owner has written one since these questions came."""
+    return (
+        next(rules.iter_matches_normalised(normalise(group.example), any_time=True), None)
+        is not None
+    )
+
+
 def rule_results(
     store: Store, since: float, handing_over: frozenset[str]
-) -> tuple[tuple[str, int, int, int, bool], ...]:
+) -> tuple[RuleResult, ...]:
     """Which answers work: per rule, how often a human still stepped in or the lead came back
-    unanswered within the hour; rules that hand over on purpose last, the rest worst first."""
+    unanswered within the hour, worst first; hand-overs and fallbacks last."""
     rows = [
-        (rule, answers, human, again, rule in handing_over)
-        for rule, answers, human, again in store.rule_results(since, SETTLED_SECONDS)
+        RuleResult(rule, answers, human, again, rule in handing_over, fallback)
+        for rule, answers, human, again, fallback in store.rule_results(since, SETTLED_SECONDS)
     ]
-    return tuple(sorted(rows, key=lambda r: (r[4], -(r[2] + r[3]) / r[1], -r[1], r[0])))
+    return tuple(
+        sorted(
+            rows,
+            key=lambda r: (
+                r.fallback or r.hands_over,
+                -(r.human + r.again) / r.answers,
+                -r.answers,
+                r.rule_id,
+            ),
+        )
+    )
 
 
 def is_unanswered(status: str, fallback: bool) -> bool:

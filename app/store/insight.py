@@ -39,11 +39,11 @@ class InsightQueries(Database):
         )
         return {int(day): (int(answered), int(unanswered)) for day, answered, unanswered in rows}
 
-    def rule_results(self, since: float, within: float) -> list[tuple[str, int, int, int]]:
+    def rule_results(self, since: float, within: float) -> list[tuple[str, int, int, int, bool]]:
         """Per rule that answered since `since`, fallbacks too: (rule id, answers, answers after
         which a human operator still wrote in that conversation within `within` seconds,
         answers after which the lead wrote again within `within` seconds with something no
-        rule answered)."""
+        rule answered, whether it answered as a fallback)."""
         rows = self._read(
             "SELECT m.rule_id, COUNT(*), "
             "SUM(CASE WHEN EXISTS (SELECT 1 FROM handled_parts AS h "
@@ -52,14 +52,17 @@ class InsightQueries(Database):
             "SUM(CASE WHEN EXISTS (SELECT 1 FROM lead_messages AS l "
             "WHERE l.conversation = m.conversation AND l.received_at > m.received_at "
             f"AND l.received_at <= m.received_at + ? AND {_LATER_UNANSWERED}) "
-            "THEN 1 ELSE 0 END) "
+            "THEN 1 ELSE 0 END), MAX(m.fallback) "
             "FROM lead_messages AS m WHERE m.received_at >= ? AND m.status = 'replied' "
             "AND m.rule_id IS NOT NULL GROUP BY m.rule_id",
             within,
             within,
             since,
         )
-        return [(rule, int(n), int(human or 0), int(again or 0)) for rule, n, human, again in rows]
+        return [
+            (rule, int(n), int(human or 0), int(again or 0), bool(fallback))
+            for rule, n, human, again, fallback in rows
+        ]
 
     def latest_answered(self, since: float, per_rule: int) -> dict[str, tuple[str, ...]]:
         """Per rule, the texts of the latest `per_rule` messages it answered since `since`

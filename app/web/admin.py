@@ -95,9 +95,7 @@ def cached_report(days: int) -> tuple[Any, float]:
     if days in cache and now - cache[days][1] < REPORT_SECONDS:
         return cache[days]
     state = runtime()
-    handing_over = frozenset(r.id for r in state.rules.current.rules if r.assign)
-    rule_ids = tuple(rule.id for rule in state.rules.current.rules)
-    report = build_insights(state.store, now, days, state.settings.timezone, handing_over, rule_ids)
+    report = build_insights(state.store, now, days, state.settings.timezone, state.rules.current)
     cache[days] = (report, now)
     return cache[days]
 

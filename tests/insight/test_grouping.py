@@ -6,7 +6,7 @@ import tomllib
 import tracemalloc
 from pathlib import Path
 
-from app.grouping import draft_rule, draft_rules, group_questions
+from app.grouping import QuestionGroup, draft_rule, draft_rules, group_questions
 from app.insight.replay import with_draft
 from app.rules import load_rules
 from app.rules.warnings import rule_warnings
@@ -99,6 +99,26 @@ def test_a_draft_counts_when_replayed(tmp_path: Path) -> None:
     replayed = with_draft(load_rules(tmp_path / "current"), tmp_path / "draft")
     found = replayed.match("чайники есть?")
     assert found is not None and found.rule.draft
+
+
+def test_a_draft_answers_its_questions_language_and_is_named_by_its_words() -> None:
+    russian = group_questions(["сколько стоит чистка?", "skolko stoit chistka", "чистка цена?"])
+    assert len(russian) == 1  # Russian in Latin letters groups with the Cyrillic questions
+    drafted = tomllib.loads(draft_rules(russian))["rule"][0]
+    assert drafted["language"] == "ru" and drafted["id"].startswith("draft-chistka")
+    # Only stopwords: named by the words themselves, never "draft-question".
+    english = tomllib.loads(draft_rules(group_questions(["how much?", "How much??"])))["rule"][0]
+    assert (english["language"], english["id"]) == ("en", "draft-how-much")
+    both = QuestionGroup(4, "price?", ("price",), ("price?", "цена?", "price", "сколько?"))
+    assert "language" not in tomllib.loads(draft_rule(both))["rule"][0]
+
+
+def test_a_group_shows_its_least_typical_questions_beside_the_example() -> None:
+    group = group_questions(
+        ["Где мой заказ?", "где мой заказ", "мой заказ где", "где же мой заказ"]
+    )
+    assert len(group) == 1 and len(group[0].farthest) == 2
+    assert group[0].example not in group[0].farthest
 
 
 def test_quotes_and_markup_in_an_example_stay_inside_the_toml_string() -> None:
