@@ -5,6 +5,7 @@ import os
 import socket
 import threading
 import time
+from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -125,18 +126,20 @@ forwarded_allow_ips = "*"
 control_socket_disable = True
 
 
-def _runtime(worker):
-    """The service's runtime in this worker (None for another app under this config)."""
+def _runtime(worker: ThreadWorker) -> Any:
+    """The service's runtime in this worker (None for another app under this config, such as
+    the bench's bare Flask: importing `app.runtime` here would load the service into it)."""
+    # "autoresponder" is app.runtime.EXTENSION.
     return getattr(getattr(worker, "wsgi", None), "extensions", {}).get("autoresponder")
 
 
-def post_worker_init(worker):
+def post_worker_init(worker: ThreadWorker) -> None:
     """Start delivery and the rules watcher in each worker, after the fork."""
     if (runtime := _runtime(worker)) is not None:
         runtime.start_background()
 
 
-def worker_exit(server, worker):
+def worker_exit(server: object, worker: ThreadWorker) -> None:
     """On shutdown, send what is due within the graceful timeout."""
     if (runtime := _runtime(worker)) is not None:
         runtime.stop_background(drain_seconds=graceful_timeout - 5)

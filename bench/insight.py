@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.insight import build_insights, group_questions  # noqa: E402
+from app.runtime import runtime_of  # noqa: E402
 from app.store import LeadOutcome  # noqa: E402
 from bench.mix import UNMATCHED  # noqa: E402
 from bench.questions import labelled  # noqa: E402
@@ -44,7 +45,7 @@ def main() -> None:
         url = f"sqlite:///{Path(temp) / 'bot.sqlite3'}"
         app = create_app({"DATABASE_URL": url, "ADMIN_PASSWORD": "a" * 20,
                           "DASHLY_WEBHOOK_TOKEN": "b" * 20, "START_BACKGROUND": False})  # fmt: skip
-        store = app.extensions["autoresponder"].store
+        store = runtime_of(app).store
         now = time.time()
         texts = questions(MESSAGES, rng)
         with store.transaction() as run:
@@ -58,7 +59,7 @@ def main() -> None:
                 )  # fmt: skip
         assert isinstance(LeadOutcome, type)
         started = time.perf_counter()
-        report = build_insights(store, now, 7, app.extensions["autoresponder"].settings.timezone)
+        report = build_insights(store, now, 7, runtime_of(app).settings.timezone)
         cli_seconds = time.perf_counter() - started
         auth = {"Authorization": "Basic " + base64.b64encode(b"o:" + b"a" * 20).decode()}
         client = app.test_client()

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app
+from app.runtime import runtime_of
 from bench.mix import webhook_forms
 
 MESSAGES = 10_000
@@ -36,7 +37,7 @@ def fill(database_url: str) -> float:
     started = time.perf_counter()
     for form in webhook_forms(MESSAGES, TOKEN):
         assert client.post("/webhooks/dashly", data=form).status_code == 200
-    runtime = app.extensions["autoresponder"]
+    runtime = runtime_of(app)
     while runtime.store.outbox(("pending", "sending")):
         time.sleep(0.1)
     runtime.stop_background(0)

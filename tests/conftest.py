@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
 from app import create_app
+from app.runtime import runtime_of
 from tests.fakes.dashly import (
     API_PATH,
     DASHLY_OK,
@@ -191,8 +192,8 @@ def make_app(tmp_path: Path, sqlite_url: str) -> Iterator[Callable[..., Flask]]:
 
     yield build
     for app in built:
-        app.extensions["autoresponder"].stop_background(drain_seconds=0)
-        app.extensions["autoresponder"].store.close()
+        runtime_of(app).stop_background(drain_seconds=0)
+        runtime_of(app).store.close()
 
 
 @pytest.fixture

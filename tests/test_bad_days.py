@@ -20,6 +20,7 @@ import requests
 from flask import Flask
 from pytest_httpserver import HTTPServer
 
+from app.runtime import runtime_of
 from app.store import StoreUnavailable
 from tests.conftest import EXAMPLE_RULES, ROOT, lead_part, wait_for, webhook_form
 from tests.postgres_server import PostgresServer
@@ -100,7 +101,7 @@ def test_while_the_database_is_known_down_no_request_waits_for_the_pool(
         ADMIN_PASSWORD="a-right-password-long-enough",
         START_BACKGROUND=False,
     )
-    store, client = app.extensions["autoresponder"].store, app.test_client()
+    store, client = runtime_of(app).store, app.test_client()
     assert post(client, "hello", 7151).status_code == 200
     server.stop()
     with pytest.raises(StoreUnavailable) as waited:
@@ -271,7 +272,7 @@ def test_a_small_disk_that_fills_in_the_first_second_keeps_its_wal_bounded(
         print(f"largest WAL: {largest} bytes")  # docs/faults.md
         assert largest <= 1024 * 1024, f"the WAL reached {largest} bytes"
         assert answered == 70
-        store = app.extensions["autoresponder"].store
+        store = runtime_of(app).store
         wait_for(lambda: not store.outbox(("pending", "sending")), timeout=10)
         assert store.outbox_counts().get("dry_run") == 70
         assert client.get("/healthz").json["status"] == "ok"

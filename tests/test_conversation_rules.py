@@ -14,6 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from app.insight.replay import replay
 from app.rules import RulesError, load_rules
+from app.runtime import runtime_of
 from tests.conftest import API_TOKEN, load_part, webhook_form, write_rules
 
 RULES = """
@@ -61,7 +62,7 @@ def answered(client: FlaskClient, body: str, part_id: int, conversation: int, ta
         "reply_user", id=part_id, conversation=conversation, body=body, conversation_tags=tags
     )
     client.post("/webhooks/dashly", data=webhook_form(part))
-    rows = client.application.extensions["autoresponder"].store.stored_messages(0)
+    rows = runtime_of(client.application).store.stored_messages(0)
     return next(row.rule_id for row in rows if row.text == body)
 
 
@@ -115,7 +116,7 @@ def test_replay_judges_tags_and_first_messages_as_when_the_lead_wrote(
         'answer = "Yes."\n\n[[rule]]\nid = "morning"\nphrases = ["good morning"]\n'
         'first_message = true\nanswer = "Morning!"\n',
     )
-    stored = client.application.extensions["autoresponder"].store.stored_messages(0)
+    stored = runtime_of(client.application).store.stored_messages(0)
     found = replay(load_rules(tmp_path / "edited"), stored)
     assert dict(found.newly_counts) == {"vip-discount": 1, "morning": 1}
     assert found.newly["vip-discount"] == ["any discount for me"]

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from app.handling import random_id_for
+from app.runtime import runtime_of
 from tests.conftest import (
     API_TOKEN,
     documented_api,
@@ -90,7 +91,7 @@ def calls(api: HTTPServer, conversation: int | None = None) -> list[tuple[str, d
 
 
 def settled(app: Flask) -> bool:
-    return not app.extensions["autoresponder"].store.outbox(("pending", "sending"))
+    return not runtime_of(app).store.outbox(("pending", "sending"))
 
 
 def test_a_tag_the_conversation_already_has_is_success_and_the_handover_follows(
@@ -104,7 +105,7 @@ def test_a_tag_the_conversation_already_has_is_success_and_the_handover_follows(
     assert say(client, "and the price for two?", 2, 700) == "replied"
     assert say(client, "can I talk to an operator?", 3, 700) == "replied"
     wait_for(lambda: settled(service) and [c for c in calls(dashly_api, 700) if c[0] == "assign"])
-    store = service.extensions["autoresponder"].store
+    store = runtime_of(service).store
     assert store.outbox(("dead",)) == []
     assert client.get("/healthz").json["status"] == "ok"
     assert [c[1]["admin"] for c in calls(dashly_api, 700) if c[0] == "assign"] == ["42"]
@@ -150,7 +151,7 @@ def test_a_property_that_already_had_the_value_is_no_refusal(
         RULES_DIR=str(tmp_path / "rules"),
     )
     assert say(app.test_client(), "my email is anna@example.com", 31, 730) == "replied"
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     wait_for(lambda: settled(app) and store.outbox_counts().get("done") == 2)
     assert store.not_saved() == []
 
@@ -161,7 +162,7 @@ def test_refused_properties_are_done_logged_and_listed_as_not_saved(
     client = service.test_client()
     caplog.set_level(logging.WARNING)
     assert say(client, "my email is anna-at-example", 21, 720) == "replied"
-    store = service.extensions["autoresponder"].store
+    store = runtime_of(service).store
     [refused] = wait_for(lambda: store.not_saved())
     assert refused.status == "done"
     assert refused.last_error == "not saved: $email (Invalid email)"

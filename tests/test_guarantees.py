@@ -21,6 +21,7 @@ from werkzeug import Request, Response
 
 from app.dashly import DashlyClient
 from app.delivery import Delivery
+from app.runtime import runtime_of
 from app.store import LeadOutcome, NewReply, Store, StoreUnavailable
 from tests.conftest import (
     API_TOKEN,
@@ -140,7 +141,7 @@ def operator(client: FlaskClient, body: str, part_id: int, conversation: int, **
 
 
 def outbox(app: Flask) -> Store:
-    return app.extensions["autoresponder"].store
+    return runtime_of(app).store
 
 
 def test_a_reply_still_waiting_when_an_operator_writes_is_cancelled_and_its_tags_still_go(

@@ -13,6 +13,7 @@ from flask import Flask
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from app.runtime import runtime_of
 from tests.conftest import API_TOKEN, form_of, lead_part, wait_for, webhook_form, write_rules
 
 RULES = """
@@ -93,7 +94,7 @@ def test_the_lead_actions_go_out_when_the_reply_is_dead(
     part = lead_part("me@example.com", 3002, 72)
     app.test_client().post("/webhooks/dashly", data=webhook_form(part))
     wait_for(lambda: calls(httpserver, r"/props$") and calls(httpserver, r"/events$"))
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     wait_for(lambda: store.outbox_counts() == {"dead": 1, "done": 2})
     [dead] = store.outbox(("dead",))
     assert "ReplyTooBig" in dead.last_error  # the reply, listed on /admin and by flask outbox

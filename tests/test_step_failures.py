@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from app.runtime import runtime_of
 from app.store import Store
 from tests.conftest import API_TOKEN, lead_part, wait_for, webhook_form, write_rules
 from tests.fakes.dashly import dashly_answer, documented_api, form_of
@@ -69,7 +70,7 @@ def calls(server: HTTPServer, conversation: int) -> list[tuple[str, int]]:
 
 
 def store_of(app: Flask) -> Store:
-    return app.extensions["autoresponder"].store
+    return runtime_of(app).store
 
 
 def settled(app: Flask) -> bool:

@@ -22,6 +22,7 @@ from app.rules import RulesError
 from app.rules.explain import explain
 from app.rules.matching import RuleSet
 from app.rules.warnings import rule_warnings
+from app.runtime import current_runtime
 from app.web import door
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,8 @@ class AdminRejected(Exception):
         self.message = message
 
 
-def runtime() -> Any:
-    return current_app.extensions["autoresponder"]
-
-
 def page(**extra: Any) -> str:
-    state = runtime()
+    state = current_runtime()
     days = request.args.get("days", default=7, type=int) or 7
     days = min(max(days, 1), 365)
     report, computed_at = cached_report(days)
@@ -82,7 +79,7 @@ def warnings_of(rules: RuleSet) -> list[str]:
     (a reload makes a new one), with paths as the rules folder names them."""
     cache = current_app.extensions.setdefault("rule-warnings", {})
     if cache.get("rules") is not rules:
-        folder = f"{runtime().rules.directory}/"
+        folder = f"{current_runtime().rules.directory}/"
         cache.update(rules=rules, warnings=[w.replace(folder, "") for w in rule_warnings(rules)])
     return cache["warnings"]
 
@@ -94,7 +91,7 @@ def cached_report(days: int) -> tuple[Any, float]:
     now = time.time()
     if days in cache and now - cache[days][1] < REPORT_SECONDS:
         return cache[days]
-    state = runtime()
+    state = current_runtime()
     report = build_insights(state.store, now, days, state.settings.timezone, state.rules.current)
     cache[days] = (report, now)
     return cache[days]
@@ -117,8 +114,8 @@ def try_message() -> str:
             local = datetime.strptime(when, "%Y-%m-%dT%H:%M")
         except ValueError:
             raise AdminRejected(400, "the time must look like 2026-11-28T12:00") from None
-        at = local.replace(tzinfo=runtime().settings.timezone)
-    result = explain(runtime().rules.current, text, at, name) if text.strip() else None
+        at = local.replace(tzinfo=current_runtime().settings.timezone)
+    result = explain(current_runtime().rules.current, text, at, name) if text.strip() else None
     return page(tried=text, tried_name=name or "", tried_at=when, result=result)
 
 
@@ -127,7 +124,7 @@ def draft() -> str:
     chosen = set(request.form.getlist("group"))
     report, _ = cached_report(365)
     chosen_groups = [group for group in report.groups if group.example in chosen]
-    taken = (rule.id for rule in runtime().rules.current.rules)
+    taken = (rule.id for rule in current_runtime().rules.current.rules)
     return page(drafts=draft_rules(chosen_groups, taken))
 
 
@@ -136,7 +133,7 @@ def replay_draft() -> str:
     """The current rules plus a pasted draft, over a sample of the stored messages: what the
     draft would change (the whole history: `flask rules replay`)."""
     text = request.form.get("draft", "")[:50_000]
-    state = runtime()
+    state = current_runtime()
     # Reading and training the draft count against the deadline too.
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as folder:
@@ -154,12 +151,12 @@ def replay_draft() -> str:
 @blueprint.post("/outbox/<int:item_id>/retry")
 def send_again(item_id: int) -> Response:
     now = time.time()
-    if not 0 < item_id < 2**63 or not runtime().store.revive(
+    if not 0 < item_id < 2**63 or not current_runtime().store.revive(
         item_id, now, now + DELIVERY_WINDOW_SECONDS
     ):
         raise AdminRejected(404, f"no dead reply with id {item_id}")
     log.info("at=info event=admin_retry id=%d", item_id)
-    runtime().wake_delivery()
+    current_runtime().wake_delivery()
     return redirect(url_for("admin.overview", sent=item_id), code=303)
 
 

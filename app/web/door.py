@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from limits import parse, storage, strategies
 from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable, TooManyRequests
 
+from app.runtime import current_runtime, runtime_of
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def guard() -> Any:
     if request.headers.get("X-Forwarded-Proto", "").strip().lower() == "http":
         # No redirect: its address would come from the Host header, which the caller writes.
         return Response("This page is served over HTTPS only: open it with https://\n", 403)
-    runtime = current_app.extensions["autoresponder"]
+    runtime = current_runtime()
     password = runtime.settings.admin_password
     if not password or len(password) < MIN_PASSWORD_LENGTH:
         raise NotFound()  # closed: start-up said why
@@ -109,7 +110,7 @@ class AdminSessions(SecureCookieSessionInterface):
         if not request.path.startswith("/admin"):
             return self.null_session_class()
         if not app.secret_key:
-            runtime = app.extensions["autoresponder"]
+            runtime = runtime_of(app)
             try:
                 app.secret_key = runtime.settings.secret_key or runtime.store.shared_secret()
             except StoreUnavailable:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.dashly.parts import PartError, decode_conversation, parse_part
 from app.logs import Trouble
+from app.runtime import current_runtime
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def form_fields(body: bytes) -> dict[str, str]:
 
 def check_token(given: Any) -> None:
     """Constant-time comparison with DASHLY_WEBHOOK_TOKEN, before anything else is parsed."""
-    settings = current_app.extensions["autoresponder"].settings
+    settings = current_runtime().settings
     expected = settings.webhook_token
     if expected is None:
         expected = settings.dev_webhook_token if from_loopback() else None
@@ -169,7 +170,7 @@ def receive_webhook() -> Any:
         part = parse_part(decode_conversation(fields["conversation"]))
     except PartError as error:
         raise Rejected(400, str(error)) from None
-    runtime = current_app.extensions["autoresponder"]
+    runtime = current_runtime()
     if not runtime.store.ready.is_set():
         raise StoreUnavailable("the state store is not ready yet")
     decision = runtime.handler.handle(part)
@@ -200,7 +201,7 @@ def _status_response(status: str) -> Response:
 @blueprint.get("/healthz")
 def healthz() -> Any:
     """Public, so it says only fixed words; the details are in the log and on /admin."""
-    runtime = current_app.extensions["autoresponder"]
+    runtime = current_runtime()
     body: dict[str, Any] = {
         "status": "ok",
         "rules": len(runtime.rules.current),

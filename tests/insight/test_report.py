@@ -18,6 +18,7 @@ from pytest_httpserver import HTTPServer
 from app.cli import insights_command
 from app.insight import build_insights
 from app.rules import load_rules
+from app.runtime import runtime_of
 from tests.conftest import EXAMPLE_RULES, lead_part, load_part, webhook_form, write_rules
 from tests.web.test_admin import PASSWORD, basic
 
@@ -39,10 +40,8 @@ def test_rule_results_show_the_answers_a_human_or_the_lead_had_to_follow(
     assert send(lead_part("zzz qqq", 4, 11)) == "replied"  # by a fallback only: unanswered
     # greeting answers and settles it.
     assert send(lead_part("hello", 5, 12)) == "replied"
-    store = app.extensions["autoresponder"].store
-    report = build_insights(
-        store, time.time(), 7, app.extensions["autoresponder"].settings.timezone
-    )
+    store = runtime_of(app).store
+    report = build_insights(store, time.time(), 7, runtime_of(app).settings.timezone)
     results = {r.rule_id: (r.answers, r.human, r.again) for r in report.results}
     assert results["pricing"] == (2, 1, 1)
     assert results["greeting"] == (1, 0, 0)
@@ -83,7 +82,7 @@ def test_admin_and_flask_insights_list_the_same_groups_and_say_how_many(
     listed = [line.split(maxsplit=1)[1] for line in listing if line.split()[0].isdigit()]
     shown = re.findall(r'<td class="question">(.*?)</td>', page)
     assert shown == [html.escape(question) for question in listed]
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     groups = len(build_insights(store, time.time(), 7, ZoneInfo("UTC")).groups)
     assert len(listed) == 30 < groups
     assert f"(30 of {groups} groups, as on /admin)" in printed
@@ -104,7 +103,7 @@ def test_a_group_a_rule_now_answers_is_not_offered_again(
     for number, text in enumerate(["do you sell kettles?", "kettles for sale?", "any refunds?"]):
         part = lead_part(text, 300 + number, 400 + number)
         assert client.post("/webhooks/dashly", data=webhook_form(part)).json["status"] == "no_match"
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     before = build_insights(store, time.time(), 7, ZoneInfo("UTC"), load_rules(rules))
     assert any("kettles" in group.example for group in before.groups)
     write_rules(

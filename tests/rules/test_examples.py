@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from app.cli import rules_group
 from app.rules import RulesError, load_rules
 from app.rules.examples import DEFAULT_THRESHOLD, HIGHEST_THRESHOLD, LOWEST_THRESHOLD
+from app.runtime import runtime_of
 from app.similarity import model_folder
 from tests.conftest import (
     API_TOKEN,
@@ -196,7 +197,7 @@ def test_the_webhook_answers_by_example_and_falls_back_when_nothing_is_near(
         data=webhook_form(lead_part("do you sell bicycles", part_id=1002, conversation=502)),
     )
     assert near.get_json() == {"status": "replied"} and far.get_json() == {"status": "replied"}
-    app.extensions["autoresponder"].stop_background(drain_seconds=5)
+    runtime_of(app).stop_background(drain_seconds=5)
     bodies = sorted(request.form["body"] for request in api_calls(dashly_api))
     assert bodies == [
         "An operator will answer soon.",

@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from app.cli import insights_command
+from app.runtime import runtime_of
 from tests.conftest import (
     API_TOKEN,
     USER_PATH,
@@ -71,7 +72,7 @@ def admin_app(make_app: Callable[..., Flask], httpserver: HTTPServer) -> Flask:
     for number, (text, conversation) in enumerate(messages):
         part = lead_part(text, part_id=5000 + number, conversation=conversation)
         assert client.post("/webhooks/dashly", data=webhook_form(part)).status_code == 200
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     wait_for(lambda: store.outbox_counts().get("dead") == 1)
     return app
 
@@ -204,7 +205,7 @@ def test_draft_rules_for_chosen_groups(admin: FlaskClient) -> None:
 def test_send_again_requeues_a_dead_reply_and_delivers_it(
     admin: FlaskClient, admin_app: Flask, httpserver: HTTPServer
 ) -> None:
-    store = admin_app.extensions["autoresponder"].store
+    store = runtime_of(admin_app).store
     [dead] = store.outbox(("dead",))
     page = admin.get("/admin", headers=AUTH).get_data(as_text=True)
     response = admin.post(
@@ -224,7 +225,7 @@ def test_send_again_requeues_a_dead_reply_and_delivers_it(
 
 
 def test_the_command_shows_the_same_figures(admin_app: Flask) -> None:
-    settings = admin_app.extensions["autoresponder"].settings
+    settings = runtime_of(admin_app).settings
     result = CliRunner(env={"DATABASE_URL": settings.database_url}).invoke(insights_command, [])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -246,7 +247,7 @@ def test_no_text_is_kept_when_retention_is_zero(
     )
     part = lead_part("what is your refund policy", part_id=7001, conversation=7001)
     app.test_client().post("/webhooks/dashly", data=webhook_form(part))
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     assert store.unanswered_texts(0) == []
     assert sum(count for *_, count in store.outcome_counts(0)) == 1
     assert store.stored_messages(0) == []

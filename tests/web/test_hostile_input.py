@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.runtime import runtime_of
 from app.text import normalise, strip_tags
 from tests.conftest import WEBHOOK_TOKEN, lead_part, webhook_form
 from tests.web.test_webhook import post, stored_rows
@@ -120,7 +121,7 @@ def raw_form(client: FlaskClient, body: bytes):
 
 
 def kept_texts(app: Flask) -> list[str]:
-    path = app.extensions["autoresponder"].settings.database_url.removeprefix("sqlite:///")
+    path = runtime_of(app).settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         return [row[0] for row in connection.execute("SELECT text FROM lead_messages")]
 

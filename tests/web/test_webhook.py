@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
 from app.handling import random_id_for
+from app.runtime import runtime_of
 from tests.conftest import (
     API_PATH,
     API_TOKEN,
@@ -34,7 +35,7 @@ def post(client: FlaskClient, part: dict | str, token: str = WEBHOOK_TOKEN):
 
 def stored_rows(app: Flask) -> int:
     """Rows in every table of the real SQLite file: what a refused request must not add."""
-    path = app.extensions["autoresponder"].settings.database_url.removeprefix("sqlite:///")
+    path = runtime_of(app).settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         tables = ("handled_parts", "lead_messages", "conversations", "answered_rules", "outbox")
         return sum(connection.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables)
@@ -142,7 +143,7 @@ def test_dry_run_stores_the_reply_and_sends_nothing(
     app = make_app(DASHLY_API_TOKEN="", DASHLY_API_URL=dashly_api.url_for("/"))
     client = app.test_client()
     assert post(client, lead_part("hello", 61, 15)).json == {"status": "replied"}
-    store = app.extensions["autoresponder"].store
+    store = runtime_of(app).store
     wait_for(lambda: store.outbox_counts().get("dry_run") == 1)
     assert api_calls(dashly_api) == []
     assert client.get("/healthz").json["dry_run"] is True
@@ -162,7 +163,7 @@ def test_healthz_is_503_when_the_store_is_unreachable(
     app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     (tmp_path / "db.sqlite3").unlink()
     (tmp_path / "db.sqlite3").mkdir()  # the file is now a folder: SQLite cannot open it
-    app.extensions["autoresponder"].store.close()
+    runtime_of(app).store.close()
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
