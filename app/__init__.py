@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """The application factory; `config` overrides settings by their SPEC §3 names.
+    """The application factory; `config` overrides settings by their names (the README's
+    configuration table).
 
     Besides those names, `START_BACKGROUND` (default true) says whether the first request may
     start delivery in this process (gunicorn starts it from its `post_worker_init` hook).
@@ -113,7 +114,8 @@ def log_start(settings: Settings, rule_count: int, file_count: int) -> None:
             "DASHLY_WEBHOOK_TOKEN is not set: every webhook is refused with 401",
         )
     elif settings.webhook_token is None:
-        # A development token is no secret: printing it is the point (SPEC §1, make run).
+        # A development token is no secret: printing it is the point (docs/contract.md, set-up:
+        # make run).
         print(
             f"Development webhook token: {settings.dev_webhook_token} (accepted from this "
             "machine only, until DASHLY_WEBHOOK_TOKEN is set)",

@@ -1,4 +1,5 @@
-"""Command line: `flask rules check|try` and `flask outbox [retry ID]`.
+"""Command line: `flask rules check|try|replay`, `flask outbox [retry ID]` and
+`flask insights [forget]`.
 
 These are Flask plugin commands that never build the app: `rules check` is needed most when the
 configured rules are broken, and no command may start delivery.

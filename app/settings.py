@@ -36,7 +36,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """The service's configuration (SPEC §3)."""
+    """The service's configuration (the README's configuration table)."""
 
     webhook_token: str | None
     dev_webhook_token: str | None

@@ -1,4 +1,5 @@
-"""Text as matching sees it (SPEC §4, "normalised"), and values made safe to put in a reply."""
+"""Text as matching sees it (docs/rules.md, "normalised"), and values made safe to put in a
+reply."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ def phrase_regex(text: str, words: tuple[str, ...], typos: int) -> Any:
 class PlainLoopMatcher:
     """One precompiled regex per rule, tried in rule order; the first match wins. Word forms:
     each form-matching phrase is slid over the message's words. Small talk: when the message
-    says more, the rules are tried on its rest, as SPEC §4 words it."""
+    says more, the rules are tried on its rest, as docs/rules.md words it."""
 
     def __init__(self, rule_set: RuleSet) -> None:
         self.rules = []

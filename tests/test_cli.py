@@ -310,7 +310,8 @@ def test_insights_never_print_bidirectional_controls(runner: CliRunner, sqlite_u
 
 
 def test_rules_try_judges_the_conversation_it_is_told_of(tmp_path: Path, sqlite_url: str) -> None:
-    """`--rules DIR`, `--tag`, `--channel`, `--not-first` and `--assigned` (SPEC §6)."""
+    """`--rules DIR`, `--tag`, `--channel`, `--not-first` and `--assigned` (docs/contract.md,
+    command line)."""
     write_rules(
         tmp_path / "draft",
         '[[rule]]\nid = "vip"\nphrases = ["price"]\nif_tags = "vip"\nanswer = "V"\npriority = 1\n'

@@ -1,4 +1,4 @@
-"""Rules that see the conversation (SPEC §4): `if_tags` / `unless_tags` read the part's
+"""Rules that see the conversation (docs/rules.md): `if_tags` / `unless_tags` read the part's
 `conversation_tags`, `first_message` answers only a conversation's first lead message recorded
 here. The real app and store, the documented part shape with only those fields changed."""
 

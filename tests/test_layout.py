@@ -20,7 +20,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.store": (),
     # Similarity of texts (numpy and the bundled embedding model), shared by rules and insight.
     "app.similarity": (),
-    "app.rules": ("app.text", "app.similarity"),
+    # Rules know Dashly's documented channels (app.dashly.parts), nothing else of it.
+    "app.rules": ("app.text", "app.similarity", "app.dashly.parts"),
     "app.handling": ("app.rules", "app.store", "app.dashly.parts", "app.text"),
     "app.delivery": ("app.store", "app.rules.templates", "app.dashly.client"),
     "app.insight": ("app.store", "app.handling.decide", "app.rules", "app.text", "app.similarity"),

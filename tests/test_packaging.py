@@ -58,7 +58,8 @@ def test_every_package_the_app_imports_is_declared_and_pinned_in_the_lock() -> N
     assert "requests" in needed and "regex" in needed  # the walk found the imports
     assert needed - declared == set(), "imported by app/ but not in [project] dependencies"
     assert needed - pinned == set(), "imported by app/ but not pinned in uv.lock"
-    # One lock file for Heroku's buildpack (SPEC §1): a requirements.txt beside it would clash.
+    # One lock file for Heroku's buildpack (docs/contract.md, set-up): a requirements.txt beside it
+    # would clash.
     assert not (ROOT / "requirements.txt").exists()
 
 

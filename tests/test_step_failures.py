@@ -1,7 +1,7 @@
-"""A step of a rule that fails for good does not bury the rest (SPEC §5.6): the calls go in
-the order typing, reply, assign, note, tags, close; each failed step is listed with its reason;
-a failed hand-over gives the bot its voice back; only a failed reply is a dying reply. The real
-app against a stand-in that refuses as Dashly documents."""
+"""A step of a rule that fails for good does not bury the rest (docs/contract.md, delivery): the
+calls go in the order typing, reply, assign, note, tags, close; each failed step is listed with
+its reason; a failed hand-over gives the bot its voice back; only a failed reply is a dying
+reply. The real app against a stand-in that refuses as Dashly documents."""
 
 from __future__ import annotations
 

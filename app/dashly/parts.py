@@ -14,6 +14,22 @@ LEAD_MESSAGE = "reply_user"
 ADMIN_MESSAGE = "reply_admin"
 # Parts sent by Dashly itself (triggered messages, its chat bots), not by a person.
 AUTOMATIC_SENDERS = frozenset({"message_auto", "message_chat_bot"})
+# The `sent_via` values Dashly documents. They say which app a message came through, not who
+# wrote it (the docs show `app_chrome` on an operator's reply); a rule's `channels` may name
+# others, with a `rules check` warning.
+KNOWN_CHANNELS = frozenset(
+    {
+        "web_user",
+        "web_panel",
+        "email_user",
+        "email_admin",
+        "app_android",
+        "app_chrome",
+        "app_desktop",
+        "message_auto",
+        "message_manual",
+    }
+)
 MAX_ID_DIGITS = 30
 # Tags read of one part at most (a conversation carries a handful).
 MAX_TAGS = 100

@@ -39,8 +39,8 @@ SILENCED_BY_A_HUMAN = frozenset({"typing", "reply", "note", "close", "event"})
 
 
 def overtaken(item: OutboxItem, quiet_minutes: int) -> str | None:
-    """Why a queued item must no longer speak (SPEC §5.6), or None: a human operator wrote in
-    its conversation, or it was handed over, after the item was decided."""
+    """Why a queued item must no longer speak (docs/contract.md, delivery), or None: a human
+    operator wrote in its conversation, or it was handed over, after the item was decided."""
     if item.handed_off_at is not None and item.handed_off_at > item.created_at:
         return "the conversation was handed to an operator after this reply was decided"
     if quiet_minutes > 0 and item.operator_at is not None and item.operator_at > item.created_at:

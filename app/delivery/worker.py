@@ -30,7 +30,7 @@ ROUND_SECONDS = 0.02
 # A worker renews the leases of the items it holds (claimed, or sent and not yet recorded) this
 # often, as a share of the lease; after a store outage, or at start, a worker takes over others'
 # expired items only once it has reached the store for this share of the lease: a live holder
-# has renewed its own by then, so only a dead holder's items are taken (SPEC §5.6).
+# has renewed its own by then, so only a dead holder's items are taken (docs/contract.md, delivery).
 RENEW_SHARE = 1 / 6
 TAKEOVER_SHARE = 0.4
 

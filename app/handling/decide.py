@@ -1,4 +1,5 @@
-"""Which reply, if any, a lead message gets (SPEC §5). Pure: no I/O, no clock, no database."""
+"""Which reply, if any, a lead message gets (docs/contract.md, which messages get which reply).
+Pure: no I/O, no clock, no database."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from app.store import ConversationMemory, NewReply
 from app.text import as_written
 
 REPLIED, IGNORED, NO_MATCH, DUPLICATE = "replied", "ignored", "no_match", "duplicate"
-# Delivery keeps trying for this long after the lead's message arrived (SPEC §5.6).
+# Delivery keeps trying for this long after the lead's message arrived (docs/contract.md, delivery).
 DELIVERY_WINDOW_SECONDS = 15 * 60
 # A note quotes at most this much of the lead's message.
 MAX_QUOTE = 1000
@@ -119,9 +120,10 @@ def reply_actions(
     said: Said = Said(),
     typing_seconds: int = 0,
 ) -> list[dict[str, Any]]:
-    """What delivery does, in order (SPEC §5.6): "typing…", the reply, the hand-over, the
-    note, the tags, closing. Each is a step of one outbox item: done once, in this order; the
-    hand-over comes right after the reply, so a note or a tag that fails cannot keep it back."""
+    """What delivery does, in order (docs/contract.md, delivery): "typing…", the reply, the
+    hand-over, the note, the tags, closing. Each is a step of one outbox item: done once, in this
+    order; the hand-over comes right after the reply, so a note or a tag that fails cannot keep
+    it back."""
     actions: list[dict[str, Any]] = []
     if typing_seconds:
         actions.append({"do": "typing", "seconds": typing_seconds})

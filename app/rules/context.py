@@ -1,4 +1,4 @@
-"""What a rule asks of the conversation (SPEC §4): the tags it carries (`if_tags`,
+"""What a rule asks of the conversation (docs/rules.md): the tags it carries (`if_tags`,
 `unless_tags`) and whether this is its first lead message (`first_message`)."""
 
 from __future__ import annotations

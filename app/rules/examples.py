@@ -1,4 +1,4 @@
-"""Rules that match by example questions (SPEC §4): a decision learnt from all the rules'
+"""Rules that match by example questions (docs/rules.md): a decision learnt from all the rules'
 examples together, how confident it is, how near the message is to the chosen rule's examples,
 and the thresholds both must reach, calibrated from the rule set itself.
 
@@ -200,11 +200,11 @@ def example_match(
 def with_example_match(
     found: Iterator[RuleMatch], example: Callable[[], RuleMatch | None], top_priority: int
 ) -> Iterator[RuleMatch]:
-    """Phrase and pattern matches (in rule order) with the example match in its place: after
-    those of its priority or higher, before the lower ones (SPEC §5.4). It is worked out only
-    when the order depends on it: `RuleSet.match` on a message a phrase settles costs no
-    similarity. (The webhook lists every match, to decide before its transaction, so there
-    each message of a rule set with examples is compared with them.)"""
+    """Phrase and pattern matches (in rule order) with the example match in its place: after those
+    of its priority or higher, before the lower ones (docs/contract.md, rule order). It is worked
+    out only when the order depends on it: `RuleSet.match` on a message a phrase settles costs no
+    similarity. (The webhook lists every match, to decide before its transaction, so there each
+    message of a rule set with examples is compared with them.)"""
     worked_out = False
     placed: RuleMatch | None = None
     given: set[int] = set()

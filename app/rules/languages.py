@@ -1,5 +1,6 @@
-"""Preferring the lead's language among the rules that fit a message (SPEC §5.4), and the
-greeting in the lead's language for a message that only calls for someone (SPEC §4)."""
+"""Preferring the lead's language among the rules that fit a message (docs/contract.md, rule
+order), and the greeting in the lead's language for a message that only calls for someone
+(docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from app.rules.model import Rule, RuleMatch
 
 def lead_language_first(found: Iterator[RuleMatch], language: str) -> Iterator[RuleMatch]:
     """The matches (in priority order) with, at each priority, those of rules in the lead's
-    `language` first, the order otherwise kept (phrase or pattern before example, then file
-    order: SPEC §5.4). Lazy where it can be: a first match of a priority that is in the
+    `language` first, the order otherwise kept (phrase or pattern before example, then file order:
+    docs/contract.md, rule order). Lazy where it can be: a first match of a priority that is in the
     lead's language comes out at once, so a phrase that settles a message costs no more."""
     held: list[RuleMatch] = []
     priority: int | None = None

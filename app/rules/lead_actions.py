@@ -22,24 +22,6 @@ class RuleReader(Protocol):
     def boolean(self, key: str) -> bool: ...
 
 
-# The `sent_via` values Dashly documents (PROTOCOL.md). They say which app a message came
-# through, not who wrote it (the docs show `app_chrome` on an operator's reply); a rule's
-# `channels` may name others, with a `rules check` warning.
-KNOWN_CHANNELS = frozenset(
-    {
-        "web_user",
-        "web_panel",
-        "email_user",
-        "email_admin",
-        "app_android",
-        "app_chrome",
-        "app_desktop",
-        "message_auto",
-        "message_manual",
-    }
-)
-
-
 # The languages a message is told to be in by its letters (app.text.language_of).
 LANGUAGES = ("ru", "en")
 

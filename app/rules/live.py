@@ -14,7 +14,7 @@ from app.rules.reading import load_rules
 
 log = logging.getLogger(__name__)
 
-# Well inside the 5 seconds SPEC §4 allows; one directory listing per check.
+# Well inside the 5 seconds docs/contract.md promises (Rules); one directory listing per check.
 CHECK_INTERVAL_SECONDS = 1.5
 # A change is loaded only once the folder stays the same this long: an editor that truncates a
 # file and then writes it must not be caught half-way (an empty file is valid and has no rules).

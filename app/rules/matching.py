@@ -1,6 +1,6 @@
 """The rule set in answer order, and the indexes that keep matching cheap: phrases by their
 first word (as written, or by its stem for their other forms), patterns by a trigram of a
-literal they need. Small talk yields to the question beside it (SPEC §4)."""
+literal they need. Small talk yields to the question beside it (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ class RuleSet:
     def match(
         self, text: str, at: datetime | None = None, tags: frozenset[str] = frozenset()
     ) -> RuleMatch | None:
-        """The first matching non-fallback rule active at `at`, in rule order (SPEC §5.4),
-        for a conversation with `tags` (none: an untagged one)."""
+        """The first matching non-fallback rule active at `at`, in rule order (docs/contract.md,
+        rule order), for a conversation with `tags` (none: an untagged one)."""
         return next(self.iter_matches(text, at, tags), None)
 
     def iter_matches(
@@ -263,7 +263,7 @@ class RuleSet:
             for r in self.fallbacks
             if r.speaks(language) and r.fits_tags(tags) and r.is_active(at, zone)
         ]
-        # The lead's language first, as among the other rules (SPEC §5.4).
+        # The lead's language first, as among the other rules (docs/contract.md, rule order).
         return iter(sorted(awake, key=lambda rule: not rule.prefers(language)))
 
     def _phrase_hits(

@@ -135,8 +135,9 @@ class Rule:
 
     @functools.cached_property
     def voice(self) -> frozenset[str]:
-        """The languages the rule speaks, for preferring the lead's (SPEC §5.4): its
-        `language`, else the language of its answers' letters; empty: every language."""
+        """The languages the rule speaks, for preferring the lead's (docs/contract.md, rule
+        order): its `language`, else the language of its answers' letters; empty: every
+        language."""
         if self.languages:
             return self.languages
         told = {script_language(answer.source) for answer in self.answers}

@@ -1,5 +1,5 @@
 """Small talk: greetings, thanks, goodbyes and "is anyone there?" in Russian and English
-(SPEC §4). A rule whose match is only small talk yields when the rest of the message says
+(docs/rules.md). A rule whose match is only small talk yields when the rest of the message says
 more; a message that is only small talk no rule matches gets the greeting rule."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Russian written in Latin letters ("zapishite menya na zavtra", "skol'ko stoit chistka"):
-told apart from English, and written in Cyrillic for matching (SPEC §4).
+told apart from English, and written in Cyrillic for matching (docs/rules.md).
 
 Told by its words: common Russian words as leads spell them in Latin letters, and letter
 groups English words rarely have (zh, kh, a closing -iy, -yy, -aya, -ogo, -uyu, ...). A message

@@ -6,9 +6,9 @@ from collections import Counter
 
 import regex
 
+from app.dashly.parts import KNOWN_CHANNELS
 from app.rules.examples import AIMED_PRECISION, ENOUGH_MEASURES
 from app.rules.hours import MINUTES_PER_DAY, HourRange
-from app.rules.lead_actions import KNOWN_CHANNELS
 from app.rules.matching import RuleSet
 from app.rules.model import DRAFT_MARK, Rule
 from app.similarity import words_of

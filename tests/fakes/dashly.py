@@ -1,5 +1,5 @@
 """Dashly's Web API on loopback (pytest-httpserver), answering as its documentation says
-(docs in PROTOCOL.md's terms): a repeated tag is a 400 `ConversationTagAlreadyAssigned`, a
+(in docs/dashly.md's terms): a repeated tag is a 400 `ConversationTagAlreadyAssigned`, a
 refused property leaves the call a 200 listing it in `meta.ignored_operations`, and a reply is
 stored, so that `GET /conversations/{id}/parts` shows it as the documented example does:
 from the admin it was sent as, in HTML, with `created` and no `random_id`."""

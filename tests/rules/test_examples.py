@@ -1,5 +1,6 @@
-"""Rules that match by example questions (SPEC §4, §5.4): the nearest rule answers when it is
-near enough; otherwise the fallback does. Real model files, real rule files."""
+"""Rules that match by example questions (docs/rules.md; docs/contract.md, rule order): the
+nearest rule answers when it is near enough; otherwise the fallback does. Real model files, real
+rule files."""
 
 from __future__ import annotations
 

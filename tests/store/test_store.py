@@ -21,6 +21,7 @@ from app.store import (
     Store,
     StoreUnavailable,
 )
+from app.store.schema import MIGRATIONS
 from app.text import echo_key
 from tests.conftest import postgres_url
 
@@ -60,6 +61,13 @@ def test_migrate_is_idempotent_and_safe_when_run_together(database_url: str) -> 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: migrate(), range(4)))
     migrate()
+    store = Store(database_url)
+    try:
+        # Each migration ran exactly once, whoever got there first.
+        versions = store._read("SELECT version FROM schema_version ORDER BY version")
+        assert [version for (version,) in versions] == list(range(1, len(MIGRATIONS) + 1))
+    finally:
+        store.close()
     checked = Store(database_url)
     checked.ping()
     checked.close()

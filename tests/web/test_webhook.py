@@ -54,7 +54,7 @@ def test_the_help_page_example_is_answered_in_the_chat(
     [request] = wait_for(lambda: api_calls(dashly_api))
     assert request.path == "/conversations/64558819/reply"
     assert request.headers["Authorization"] == f"Token {API_TOKEN}"
-    # The greeting yields to the question beside it (SPEC §4, small talk).
+    # The greeting yields to the question beside it (docs/rules.md, small talk).
     assert sent_form(request) == {
         "body": "Doing great, thanks for asking! What can I do for you?",
         "from_admin": "default_admin",
