@@ -145,7 +145,7 @@ def outbox_group(context: click.Context) -> None:
     for item in refused:
         click.echo(
             f"not saved: conversation {item.conversation}, rule {item.rule_id}: "
-            f"{clean(item.last_error or '').removeprefix('not saved: ')}"
+            f"{clean(item.last_error or '')}"
         )
     if not items:
         click.echo("outbox empty: no pending, dead or cancelled replies")

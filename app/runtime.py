@@ -15,7 +15,7 @@ from app.delivery import Delivery
 from app.handling import Handler
 from app.rules.live import LiveRules
 from app.settings import Settings
-from app.store import Store, StoreUnavailable
+from app.store import OutboxStatus, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Runtime:
             counts = self.store.outbox_counts()
         except StoreUnavailable:
             return
-        left = counts.get("pending", 0) + counts.get("sending", 0)
+        left = counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.SENDING, 0)
         if left:
             log.info("at=info event=stopped_with_replies_left left=%d sent_at=next_start", left)
 

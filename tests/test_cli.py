@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
-from app.store import Finished, LeadOutcome, NewReply, Store
+from app.store import FailureKind, Finished, LeadOutcome, NewReply, Store
 from tests.conftest import EXAMPLE_RULES, ROOT, write_rules
 
 
@@ -114,7 +114,9 @@ def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
         outcome = LeadOutcome("replied", "greeting", reply=reply)
         store.record_lead_message(part_id, "555", 1e9, lambda memory, o=outcome: o)
     dead = store.claim_due(1e9, 60)
-    store.bury(dead.id, "HTTP 400 from /conversations/555/reply: ValidationError", 1e9)
+    store.bury(
+        dead.id, "HTTP 400 from /conversations/555/reply: ValidationError", 1e9, FailureKind.REFUSED
+    )
 
     listing = runner.invoke(outbox_group, []).output.splitlines()
     assert listing[0].split()[:6] == ["id", "status", "conversation", "rule", "tries", "last"]
@@ -172,7 +174,9 @@ def test_nothing_a_lead_or_the_api_wrote_reaches_the_terminal_as_control_codes(
     reply = NewReply("1", "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
     store.record_lead_message("1", "555", 1e9, lambda m: LeadOutcome("replied", reply=reply))
     dead = store.claim_due(1e9, 60)
-    store.bury(dead.id, "HTTP 400: \x1b[2J\x1b]0;owned\x07 cleared your screen", 1e9)
+    store.bury(
+        dead.id, "HTTP 400: \x1b[2J\x1b]0;owned\x07 cleared your screen", 1e9, FailureKind.REFUSED
+    )
     listing = runner.invoke(outbox_group, []).output
     assert "\x1b" not in listing and "\x07" not in listing
     assert "cleared your screen" in listing
@@ -287,7 +291,7 @@ def test_outbox_lists_properties_dashly_did_not_save(runner: CliRunner, sqlite_u
     store.record_lead_message("1", "556", 1e9, lambda memory: LeadOutcome("replied", reply=reply))
     for item in store.outbox():
         store.finish_and_claim(
-            [Finished(item.id, "done", 1e9, "not saved: $email (Invalid email)")], 1e9, 60, 0
+            [Finished(item.id, "done", 1e9, "$email (Invalid email)")], 1e9, 60, 0
         )
     listing = runner.invoke(outbox_group, []).output.splitlines()
     assert listing[:2] == [

@@ -165,7 +165,7 @@ def test_refused_properties_are_done_logged_and_listed_as_not_saved(
     store = runtime_of(service).store
     [refused] = wait_for(lambda: store.not_saved())
     assert refused.status == "done"
-    assert refused.last_error == "not saved: $email (Invalid email)"
+    assert refused.last_error == "$email (Invalid email)"
     assert [c for c in calls(dashly_api, None) if c[0] == "props"] != []
     assert len([c for c in calls(dashly_api, None) if c[0] == "props"]) == 1  # no retry
     assert "event=prop_not_saved" in caplog.text and "Invalid email" in caplog.text

@@ -22,8 +22,8 @@ class Calls:
         self.client = client
 
     def perform(self, item: OutboxItem, action: dict[str, Any]) -> str | None:
-        """Make the step's call; what Dashly refused while accepting the call ("not saved:
-        ..."), or None. Raises ApiFailure when the call failed."""
+        """Make the step's call; what Dashly refused while accepting the call (`$email (Invalid
+        email)`: listed as "not saved"), or None. Raises ApiFailure when the call failed."""
         conversation, kind = item.conversation, action["do"]
         if kind in ("reply", "note"):
             body = self._text(action, with_message=kind == "note")
@@ -112,4 +112,4 @@ def not_saved(refused: list[tuple[str, str]], item: OutboxItem) -> str | None:
         )
     if not refused:
         return None
-    return "not saved: " + "; ".join(f"{key} ({reason})" for key, reason in refused)
+    return "; ".join(f"{key} ({reason})" for key, reason in refused)

@@ -14,7 +14,7 @@ from app.dashly.client import ApiFailure, DashlyClient
 from app.delivery.calls import Calls
 from app.logs import Trouble
 from app.rules.templates import AnswerTemplateError
-from app.store import Finished, OutboxItem, Store, StoreUnavailable
+from app.store import FailureKind, Finished, OutboxItem, OutboxStatus, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class Sender:
         remaining = range(item.step, len(item.actions))
         dropped = [s for s in remaining if reason and item.actions[s]["do"] in SILENCED_BY_A_HUMAN]
         failed, remarks = list(item.failed_steps), []
+        # Why each step of this pass failed for good (the reply's, if it did, is the item's).
+        kinds: dict[str, FailureKind] = {}
         for step in remaining:
             action, kind = item.actions[step], item.actions[step]["do"]
             if step in dropped:
@@ -109,17 +111,22 @@ class Sender:
             if kind == "close" and any(done == "reply" for done, _ in failed):
                 failed.append(("close", "not sent: the reply was not delivered"))
             elif not already_there:
-                outcome = self._perform(item, step, action, failed)
+                outcome = self._perform(item, step, action, failed, kinds)
                 if outcome is None:
                     return None
                 remarks += outcome
             if step + 1 < len(item.actions):
                 changed = len(failed) != len(item.failed_steps)
                 self._record_step(item.id, step + 1, failed if changed else None)
-        return self._finished(item, failed, remarks, dropped, reason, started)
+        return self._finished(item, failed, kinds, remarks, dropped, reason, started)
 
     def _perform(
-        self, item: OutboxItem, step: int, action: dict[str, Any], failed: list[tuple[str, str]]
+        self,
+        item: OutboxItem,
+        step: int,
+        action: dict[str, Any],
+        failed: list[tuple[str, str]],
+        kinds: dict[str, FailureKind],
     ) -> list[str] | None:
         """One step's call: its remark (a list, maybe empty), or None when the item was put
         back for a retry or buried. A failure for good is added to `failed`."""
@@ -129,13 +136,14 @@ class Sender:
         except ApiFailure as failure:
             if self._retry_later(item, step, failure):
                 return None
-            if kind == "close" and self._already_closed(item.conversation):
+            if kind == "close" and already_closed(self.client, item.conversation):
                 return []
             self._failed_for_good(item, kind, failure)
             failed.append((kind, str(failure)))
+            kinds[kind] = failure_kind(failure)
             return []
         except AnswerTemplateError as error:
-            self.store.bury(item.id, str(error), self.clock())
+            self.store.bury(item.id, str(error), self.clock(), FailureKind.ANSWER_BROKEN)
             log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
             return None
         return [remark] if remark else []
@@ -144,6 +152,7 @@ class Sender:
         self,
         item: OutboxItem,
         failed: list[tuple[str, str]],
+        kinds: dict[str, FailureKind],
         remarks: list[str],
         dropped: list[int],
         reason: str | None,
@@ -155,7 +164,8 @@ class Sender:
         main_failed = next((why for kind, why in failed if kind == main), None)
         if main_failed is not None:
             start = next(i for i, a in enumerate(item.actions) if a["do"] == main)
-            self.store.bury(item.id, main_failed, self.clock(), failed, step=start)
+            why = kinds.get(main, FailureKind.UNKNOWN)
+            self.store.bury(item.id, main_failed, self.clock(), why, failed, step=start)
             log.error(
                 "at=error event=reply_dead id=%d conversation=%s attempts=%d error=%r",
                 item.id,
@@ -166,7 +176,7 @@ class Sender:
             return None
         if dropped:
             return self._cancelled(item, [item.actions[s]["do"] for s in dropped], reason)
-        status = "dry_run" if self.client is None else "done"
+        status = OutboxStatus.DRY_RUN if self.client is None else OutboxStatus.DONE
         log.info(
             "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
             item.id,
@@ -210,14 +220,6 @@ class Sender:
             )
         return found
 
-    def _already_closed(self, conversation: str) -> bool:
-        """Whether a conversation whose close was refused is closed already (that is done)."""
-        assert self.client is not None
-        try:
-            return self.client.is_closed(conversation)
-        except ApiFailure:
-            return False
-
     def _failed_for_good(self, item: OutboxItem, kind: str, failure: ApiFailure) -> None:
         """Log a step that failed for good; a failed hand-over gives the bot its voice back."""
         if kind == "assign":
@@ -241,7 +243,7 @@ class Sender:
             reason,
         )
         forget = "reply" in dropped  # the rule has not answered that conversation
-        return Finished(item.id, "cancelled", self.clock(), reason, forget_answer=forget)
+        return Finished(item.id, OutboxStatus.CANCELLED, self.clock(), reason, forget_answer=forget)
 
     def _type_then_wait(self, item: OutboxItem, step: int, seconds: float) -> None:
         """Show "typing…", then put the item back to come due that long after: the wait
@@ -298,3 +300,18 @@ class Sender:
             error,
         )
         return True
+
+
+def failure_kind(failure: ApiFailure) -> FailureKind:
+    """Why a call failed for good, as /healthz tells it."""
+    if failure.status in (401, 403):
+        return FailureKind.KEY_REJECTED
+    return FailureKind.GAVE_UP if failure.retryable else FailureKind.REFUSED
+
+
+def already_closed(client: DashlyClient | None, conversation: str) -> bool:
+    """Whether a conversation whose close was refused is closed already (that is done)."""
+    try:
+        return client is not None and client.is_closed(conversation)
+    except ApiFailure:
+        return False

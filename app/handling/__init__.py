@@ -2,11 +2,8 @@
 
 from app.handling.decide import (
     DELIVERY_WINDOW_SECONDS,
-    DUPLICATE,
-    IGNORED,
-    NO_MATCH,
-    REPLIED,
     Decision,
+    Outcome,
     decide,
     random_id_for,
 )
@@ -14,12 +11,9 @@ from app.handling.handler import Handler
 
 __all__ = [
     "DELIVERY_WINDOW_SECONDS",
-    "DUPLICATE",
-    "IGNORED",
-    "NO_MATCH",
-    "REPLIED",
     "Decision",
     "Handler",
+    "Outcome",
     "decide",
     "random_id_for",
 ]

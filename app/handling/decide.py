@@ -7,6 +7,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from app.rules.model import Rule, RuleMatch
@@ -14,7 +15,17 @@ from app.rules.templates import Answer
 from app.store import ConversationMemory, NewReply
 from app.text import as_written
 
-REPLIED, IGNORED, NO_MATCH, DUPLICATE = "replied", "ignored", "no_match", "duplicate"
+
+class Outcome(StrEnum):
+    """What became of a part: the webhook's `status` (docs/contract.md, HTTP) and what is
+    stored with a lead message."""
+
+    REPLIED = "replied"  # a reply was queued
+    IGNORED = "ignored"  # not a lead message, or the bot stays silent
+    NO_MATCH = "no_match"
+    DUPLICATE = "duplicate"  # this part was handled already
+
+
 # Delivery keeps trying for this long after the lead's message arrived (docs/contract.md, delivery).
 DELIVERY_WINDOW_SECONDS = 15 * 60
 # A note quotes at most this much of the lead's message.
@@ -25,7 +36,7 @@ MAX_QUOTE = 1000
 class Decision:
     """The webhook's answer for one part, and the reply to queue when there is one."""
 
-    status: str
+    status: Outcome
     reason: str = ""
     match: RuleMatch | None = None
     reply: NewReply | None = None
@@ -72,11 +83,9 @@ def decide(
     channel (the part's `sent_via`), else the first such fallback. `message` (the part's
     body) is what a note may quote; `typing_seconds` shows "typing…" that long before the answer;
     `assigned_to_a_person` (QUIET_WHEN_ASSIGNED and the part says so) keeps the bot silent."""
-    reason = silence_reason(memory, now, quiet_minutes)
-    if reason:
-        return Decision(IGNORED, reason)
-    if assigned_to_a_person:  # QUIET_WHEN_ASSIGNED: the part says a person has the chat
-        return Decision(IGNORED, "assigned to an operator")
+    assigned = "assigned to an operator" if assigned_to_a_person else None
+    if reason := silence_reason(memory, now, quiet_minutes) or assigned:
+        return Decision(Outcome.IGNORED, reason)
 
     def available(rule: Rule) -> bool:
         fresh = rule.repeat or rule.id not in memory.answered_rules
@@ -87,7 +96,8 @@ def decide(
     if chosen is None:
         fallback = next((rule for rule in fallbacks if available(rule)), None)
         if fallback is None:
-            return Decision(NO_MATCH, "no rule matched" if not matches else "already answered")
+            why = "no rule matched" if not matches else "already answered"
+            return Decision(Outcome.NO_MATCH, why)
         chosen = RuleMatch(fallback, "fallback")
     rule, said = chosen.rule, Said(part_id, message)
     actions = reply_actions(rule, pick(rule.answers), chosen.groups, lead_id, said, typing_seconds)
@@ -101,7 +111,7 @@ def decide(
         hands_off=rule.assign is not None,
         lead_actions=lead_actions(rule, chosen.groups, lead_id),
     )
-    return Decision(REPLIED, chosen.matched, chosen, reply)
+    return Decision(Outcome.REPLIED, chosen.matched, chosen, reply)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,8 @@ from datetime import UTC, datetime
 from app.dashly.parts import ADMIN_MESSAGE, Part
 from app.handling.decide import (
     DELIVERY_WINDOW_SECONDS,
-    DUPLICATE,
-    IGNORED,
-    NO_MATCH,
-    REPLIED,
     Decision,
+    Outcome,
     decide,
 )
 from app.rules.live import LiveRules
@@ -48,7 +45,7 @@ class Handler:
             return self._lead_message(part)
         if part.type == ADMIN_MESSAGE:
             return self._admin_message(part)
-        return Decision(IGNORED, f"{part.type} part")
+        return Decision(Outcome.IGNORED, f"{part.type} part")
 
     def _lead_message(self, part: Part) -> Decision:
         now = self.clock()
@@ -85,7 +82,7 @@ class Handler:
             part.id, part.conversation, now, choose, may_answer
         )
         if outcome is None:
-            return Decision(DUPLICATE, "part already handled")
+            return Decision(Outcome.DUPLICATE, "part already handled")
         if assigned:  # a reply still waiting there is cancelled
             self.store.note_assignment(part.conversation, now)
         if outcome.reply is not None:
@@ -98,7 +95,7 @@ class Handler:
         unanswered ones are what the owner may want a rule for, and replay runs edited rules
         over both."""
         fallback = decision.match is not None and decision.match.rule.fallback
-        considered = decision.status in (REPLIED, NO_MATCH)
+        considered = decision.status in (Outcome.REPLIED, Outcome.NO_MATCH)
         text = as_written(part.body)[:MAX_KEPT_TEXT] if considered and self.keep_texts else None
         return LeadOutcome(
             status=decision.status,
@@ -113,14 +110,14 @@ class Handler:
 
     def _admin_message(self, part: Part) -> Decision:
         if part.is_automatic:
-            return Decision(IGNORED, "automatic message")
+            return Decision(Outcome.IGNORED, "automatic message")
         now = self.clock()
         if self._is_our_reply(part, now):
             # Our own reply coming back: neither operator activity nor something to answer.
-            return Decision(IGNORED, "our own reply")
+            return Decision(Outcome.IGNORED, "our own reply")
         if not self.store.record_operator_message(part.id, part.conversation, now):
-            return Decision(DUPLICATE, "part already handled")
-        return Decision(IGNORED, "operator message")
+            return Decision(Outcome.DUPLICATE, "part already handled")
+        return Decision(Outcome.IGNORED, "operator message")
 
     def _is_our_reply(self, part: Part, now: float) -> bool:
         """Our random_id echoed, or (the echo missing) the text of a reply we queued here

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.handling.decide import REPLIED
+from app.handling.decide import Outcome
 from app.insight.report import is_unanswered
 from app.rules.building import build_rule_set
 from app.rules.matching import RuleSet
@@ -61,7 +61,7 @@ def replay(
             found.unanswered += 1
             if now is not None:
                 _note(found.newly, found.newly_counts, now, text)
-        elif message.status == REPLIED and rule_id and now is not None and now != rule_id:
+        elif message.status == Outcome.REPLIED and rule_id and now is not None and now != rule_id:
             _note(found.changed, found.changed_counts, (rule_id, now), text)
     return found
 

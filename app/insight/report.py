@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app.handling.decide import IGNORED, NO_MATCH, REPLIED
+from app.handling.decide import Outcome
 from app.insight.grouping import QuestionGroup, group_questions
 from app.rules.matching import RuleSet
 from app.store import Store
@@ -103,15 +103,15 @@ def build_insights(
     counts = store.outcome_counts(since)
     hits: Counter[str] = Counter()
     for status, rule, _, count in counts:
-        if status == REPLIED and rule:
+        if status == Outcome.REPLIED and rule:
             hits[rule] += count
     texts = store.unanswered_texts(since, GROUPED_AT_MOST)
     return Insights(
         days=days,
         messages=sum(count for *_, count in counts),
-        answered=sum(c for s, _, f, c in counts if s == REPLIED and not f),
+        answered=sum(c for s, _, f, c in counts if s == Outcome.REPLIED and not f),
         unanswered=sum(c for s, _, f, c in counts if is_unanswered(s, f)),
-        silent=sum(c for s, _, _, c in counts if s == IGNORED),
+        silent=sum(c for s, _, _, c in counts if s == Outcome.IGNORED),
         rule_hits=tuple(sorted(hits.items(), key=lambda item: (-item[1], item[0]))),
         outbox=store.outbox_counts(),
         groups=tuple(
@@ -158,7 +158,7 @@ def rule_results(
 
 def is_unanswered(status: str, fallback: bool) -> bool:
     """No rule answered: nothing did, or only a fallback."""
-    return status == NO_MATCH or (status == REPLIED and fallback)
+    return status == Outcome.NO_MATCH or (status == Outcome.REPLIED and fallback)
 
 
 def daily_counts(store: Store, now: float, zone: ZoneInfo) -> tuple[tuple[date, int, int], ...]:

@@ -8,10 +8,12 @@ from app.store.insight import InsightQueries
 from app.store.outbox import OutboxRecords
 from app.store.records import (
     ConversationMemory,
+    FailureKind,
     Finished,
     LeadOutcome,
     NewReply,
     OutboxItem,
+    OutboxStatus,
     StoredMessage,
 )
 from app.store.schema import Schema
@@ -23,10 +25,12 @@ class Store(Schema, ConversationRecords, OutboxRecords, InsightQueries, Housekee
 
 __all__ = [
     "ConversationMemory",
+    "FailureKind",
     "Finished",
     "LeadOutcome",
     "NewReply",
     "OutboxItem",
+    "OutboxStatus",
     "Store",
     "StoreUnavailable",
     "StoredMessage",

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.store.database import Database
-from app.store.records import ConversationMemory, LeadOutcome, NewReply
+from app.store.records import ConversationMemory, LeadOutcome, NewReply, OutboxStatus
 from app.text import echo_key
 
 # What can keep the bot silent in a conversation.
@@ -205,7 +205,11 @@ class ConversationRecords(Database):
             reply_key or None,
             since,
         )
-        waiting = [r[0] for r in rows if r[1] in ("pending", "sending") and r[2] is None]
+        waiting = [
+            r[0]
+            for r in rows
+            if r[1] in (OutboxStatus.PENDING, OutboxStatus.SENDING) and r[2] is None
+        ]
         if waiting and now is not None:
             marks = ", ".join("?" for _ in waiting)
             self._write(

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from app.store.database import Database
-from app.store.records import Finished, OutboxItem, outbox_item
+from app.store.records import FailureKind, Finished, OutboxItem, OutboxStatus, outbox_item
 
 _OUTBOX_COLUMNS = (
     "id, part_id, conversation, rule_id, random_id, actions, step, status, attempts, "
@@ -152,15 +152,17 @@ class OutboxRecords(Database):
         item_id: int,
         error: str,
         now: float,
+        kind: FailureKind,
         failed_steps: Sequence[tuple[str, str]] = (),
         step: int | None = None,
     ) -> None:
-        """Give up on a reply: it stays visible as `dead` with its last error and the steps
-        that failed; `step`, when given, is where a revival starts again."""
+        """Give up on a reply: it stays visible as `dead` with its last error, why it died
+        and the steps that failed; `step`, when given, is where a revival starts again."""
         self._write(
-            "UPDATE outbox SET status = 'dead', last_error = ?, finished_at = ?, "
-            "failed_steps = ?, step = COALESCE(?, step) WHERE id = ?",
+            "UPDATE outbox SET status = 'dead', last_error = ?, failure_kind = ?, "
+            "finished_at = ?, failed_steps = ?, step = COALESCE(?, step) WHERE id = ?",
             error,
+            kind.value,
             now,
             _as_json(failed_steps),
             step,
@@ -172,7 +174,7 @@ class OutboxRecords(Database):
         (or its contents were forgotten: `flask insights forget`)."""
         changed = self._write(
             "UPDATE outbox SET status = 'pending', next_attempt_at = ?, deadline = ?, "
-            "finished_at = NULL, failed_steps = NULL, unsure_since = NULL "
+            "finished_at = NULL, failed_steps = NULL, unsure_since = NULL, failure_kind = NULL "
             "WHERE id = ? AND status = 'dead' AND actions <> '[]'",
             now,
             deadline,
@@ -181,7 +183,13 @@ class OutboxRecords(Database):
         return changed == 1
 
     def outbox(
-        self, statuses: Sequence[str] = ("pending", "sending", "dead", "cancelled")
+        self,
+        statuses: Sequence[OutboxStatus] = (
+            OutboxStatus.PENDING,
+            OutboxStatus.SENDING,
+            OutboxStatus.DEAD,
+            OutboxStatus.CANCELLED,
+        ),
     ) -> list[OutboxItem]:
         marks = ", ".join("?" for _ in statuses)
         rows = self._read(
@@ -219,16 +227,18 @@ class OutboxRecords(Database):
         )
         return rows[0][0] if rows else None
 
-    def last_dead_since(self, since: float) -> str | None:
-        """The error of the latest reply that died since `since` ("" when it had none), or
-        None when none did: what /healthz calls a bot that has gone quiet. A step after the
-        reply that failed, or a lead call (random_id 0) that died, is no dying reply."""
+    def last_dead_since(self, since: float) -> FailureKind | None:
+        """Why the latest reply that died since `since` died, or None when none did: what
+        /healthz calls a bot that has gone quiet. A step after the reply that failed, or a
+        lead call (random_id 0) that died, is no dying reply."""
         rows = self._read(
-            "SELECT last_error FROM outbox WHERE status = 'dead' AND finished_at >= ? "
+            "SELECT failure_kind FROM outbox WHERE status = 'dead' AND finished_at >= ? "
             "AND random_id <> 0 ORDER BY finished_at DESC LIMIT 1",
             since,
         )
-        return (rows[0][0] or "") if rows else None
+        if not rows:
+            return None
+        return FailureKind(rows[0][0]) if rows[0][0] else FailureKind.UNKNOWN
 
 
 def _as_json(failed_steps: Sequence[tuple[str, str]]) -> str:

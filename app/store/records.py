@@ -5,7 +5,29 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class OutboxStatus(StrEnum):
+    """Where a queued reply or call stands."""
+
+    PENDING = "pending"  # due now or later
+    SENDING = "sending"  # claimed by a worker, under a lease
+    DONE = "done"
+    DRY_RUN = "dry_run"  # logged, not sent: no API key
+    DEAD = "dead"  # failed for good, or out of time: listed, never dropped
+    CANCELLED = "cancelled"  # a person took over first
+
+
+class FailureKind(StrEnum):
+    """Why a reply died: what /healthz tells an uptime monitor, without reading error texts."""
+
+    KEY_REJECTED = "key_rejected"  # 401 or 403: the API key is wrong or lacks a scope
+    REFUSED = "refused"  # another 4xx: Dashly will not take this reply
+    GAVE_UP = "gave_up"  # kept failing (5xx, timeouts) until the delivery window closed
+    ANSWER_BROKEN = "answer_broken"  # its answer template could not be rendered
+    UNKNOWN = "unknown"  # died before kinds were recorded
 
 
 @dataclass(frozen=True)

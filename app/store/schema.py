@@ -106,6 +106,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE lead_messages ADD COLUMN tags TEXT",
         "ALTER TABLE lead_messages ADD COLUMN first_message INTEGER",
     ),
+    # Why a dead reply died (records.FailureKind), so that /healthz need not read error texts
+    # (NULL: died before this was kept).
+    ("ALTER TABLE outbox ADD COLUMN failure_kind TEXT",),
 )
 
 

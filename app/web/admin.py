@@ -23,6 +23,7 @@ from app.rules.explain import explain
 from app.rules.matching import RuleSet
 from app.rules.warnings import rule_warnings
 from app.runtime import current_runtime
+from app.store import OutboxStatus
 from app.web import door
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ def page(**extra: Any) -> str:
         rules=state.rules.current,
         rules_error=state.rules.error,
         rule_warnings=warnings_of(state.rules.current),
-        dead=state.store.outbox(("dead",)),
-        cancelled=state.store.outbox(("cancelled",))[-CANCELLED_SHOWN:],
+        dead=state.store.outbox((OutboxStatus.DEAD,)),
+        cancelled=state.store.outbox((OutboxStatus.CANCELLED,))[-CANCELLED_SHOWN:],
         not_saved=state.store.not_saved(CANCELLED_SHOWN),
         failed_steps=state.store.failed_steps(CANCELLED_SHOWN),
         dry_run=state.settings.dry_run,

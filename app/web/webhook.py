@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from app.dashly.parts import PartError, decode_conversation, parse_part
 from app.logs import Trouble
 from app.runtime import current_runtime
-from app.store import StoreUnavailable
+from app.store import FailureKind, StoreUnavailable
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
@@ -226,7 +226,7 @@ def healthz() -> Any:
         return {**body, "status": "degraded", "reason": "no_webhook_token"}
     if died is not None:
         # Webhooks are still accepted (200), but an uptime monitor sees the bot has gone quiet.
-        rejected = died.startswith(("HTTP 401", "HTTP 403"))
+        rejected = died == FailureKind.KEY_REJECTED
         body.update(status="degraded", reason="api_key_rejected" if rejected else "replies_dying")
     return body
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.handling.decide import IGNORED, NO_MATCH, REPLIED, decide, random_id_for, silence_reason
+from app.handling.decide import Outcome, decide, random_id_for, silence_reason
 from app.rules import RuleSet, load_rules
 from app.store import ConversationMemory
 from tests.conftest import write_rules
@@ -52,20 +52,23 @@ def test_first_unused_rule_then_repeatable_rule(rules: RuleSet) -> None:
 def test_fallback_once_then_no_match(rules: RuleSet) -> None:
     assert choose(rules, "what?").rule_id == "later"
     decision = choose(rules, "what?", ConversationMemory(answered_rules=frozenset({"later"})))
-    assert (decision.status, decision.reply) == (NO_MATCH, None)
+    assert (decision.status, decision.reply) == (Outcome.NO_MATCH, None)
 
 
 def test_quiet_after_an_operator_for_the_configured_minutes(rules: RuleSet) -> None:
     spoke = ConversationMemory(operator_at=NOW - 59 * 60)
-    assert choose(rules, "hello", spoke).status == IGNORED
-    assert choose(rules, "hello", ConversationMemory(operator_at=NOW - 61 * 60)).status == REPLIED
-    assert choose(rules, "hello", spoke, quiet_minutes=0).status == REPLIED
+    assert choose(rules, "hello", spoke).status == Outcome.IGNORED
+    assert (
+        choose(rules, "hello", ConversationMemory(operator_at=NOW - 61 * 60)).status
+        == Outcome.REPLIED
+    )
+    assert choose(rules, "hello", spoke, quiet_minutes=0).status == Outcome.REPLIED
 
 
 def test_silent_for_good_after_a_handoff(rules: RuleSet) -> None:
     handed = ConversationMemory(handed_off_at=NOW - 90 * 24 * 3600)
     assert silence_reason(handed, NOW, 0) == "handed off to an operator"
-    assert choose(rules, "hello", handed).status == IGNORED
+    assert choose(rules, "hello", handed).status == Outcome.IGNORED
 
 
 def test_reply_actions_reply_then_assign_then_tags(rules: RuleSet) -> None:

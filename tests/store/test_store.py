@@ -15,6 +15,7 @@ import pytest
 
 from app.store import (
     ConversationMemory,
+    FailureKind,
     Finished,
     LeadOutcome,
     NewReply,
@@ -221,9 +222,12 @@ def test_retry_dead_revive_and_finish(store: Store) -> None:
     store.retry_later(item.id, 1_000_010.0, "HTTP 500")
     assert store.claim_due(1_000_005.0, 60) is None
     item = store.claim_due(1_000_010.0, 60)
-    store.bury(item.id, "HTTP 400", 1_000_011.0)
+    store.bury(item.id, "HTTP 400", 1_000_011.0, FailureKind.REFUSED)
     [dead] = store.outbox()
     assert (dead.status, dead.last_error) == ("dead", "HTTP 400")
+    # Why it died is kept beside the text: /healthz reads the kind, not the words.
+    assert store.last_dead_since(1_000_000.0) == FailureKind.REFUSED
+    assert store.last_dead_since(1_000_012.0) is None
     assert store.revive(item.id, 1_000_020.0, 1_000_920.0)
     assert not store.revive(item.id, 1_000_020.0, 1_000_920.0)
     item = store.claim_due(1_000_020.0, 60)
