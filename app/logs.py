@@ -14,18 +14,20 @@ _log = logging.getLogger("app.trouble")
 
 
 class LineFormatter(logging.Formatter):
-    """`pid=N <message>`: the worker that wrote the line (Heroku adds the time and the dyno),
-    any traceback folded into the same record, and every configured secret masked in all of it.
+    """`pid=N at=LEVEL <message>`: the worker that wrote the line (Heroku adds the time and
+    the dyno) and the level in lower case, as the router writes its own lines (`at=info`); any
+    traceback folded into the same record, and every configured secret masked in all of it.
 
     Masking happens here, on the finished text, so a secret quoted by a library's error or
     inside a traceback is masked too."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__("pid=%(process)d %(message)s")
+        super().__init__("pid=%(process)d at=%(at)s %(message)s")
         # Shorter values would garble every line they occur in; start-up warns about them.
         self.secrets = tuple(sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True))
 
     def format(self, record: logging.LogRecord) -> str:
+        record.at = record.levelname.lower()
         if isinstance(record.args, tuple):
             record.args = tuple(_Logged(a) if isinstance(a, str) else a for a in record.args)
         text = super().format(record)
@@ -121,10 +123,10 @@ class Trouble:
             self._since = since
             self._last_logged, unlogged, self._unlogged = now, self._unlogged, 0
         if first:
-            _log.error("at=error component=%s error=%r", self.component, error)
+            _log.error("component=%s error=%r", self.component, error)
         else:
             _log.error(
-                "at=error component=%s error=%r failing_for_s=%.0f repeats_not_logged=%d",
+                "component=%s error=%r failing_for_s=%.0f repeats_not_logged=%d",
                 self.component,
                 error,
                 now - since,
@@ -139,7 +141,7 @@ class Trouble:
                 return
             since, self._since, self._unlogged = self._since, None, 0
         _log.warning(
-            "at=warning component=%s event=recovered failed_for_s=%.0f",
+            "component=%s event=recovered failed_for_s=%.0f",
             self.component,
             self.clock() - since,
         )

@@ -98,7 +98,7 @@ class Runtime:
             return
         left = counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.SENDING, 0)
         if left:
-            log.info("at=info event=stopped_with_replies_left left=%d sent_at=next_start", left)
+            log.info("event=stopped_with_replies_left left=%d sent_at=next_start", left)
 
 
 def install_runtime(app: Flask, runtime: Runtime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from app.logs import Trouble
+from app.logs import LineFormatter, Trouble
 
 
 class Collect(logging.Handler):
@@ -14,7 +14,8 @@ class Collect(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        # The line as written, without the `pid=N` that starts it.
+        self.lines.append(LineFormatter().format(record).split(" ", 1)[1])
 
 
 def test_a_failure_that_lasts_is_logged_once_per_interval_and_its_end_once() -> None:

@@ -168,7 +168,7 @@ class DashlyClient:
                 raise ValueError(f"HTTP {response.status_code}")
             data = response.json()
         except (requests.RequestException, ValueError) as error:
-            log.info("at=info event=lead_lookup_failed user=%s error=%s", user_id, _kind(error))
+            log.info("event=lead_lookup_failed user=%s error=%s", user_id, _kind(error))
             return None
         props = (data.get("data") or {}).get("props") if isinstance(data, dict) else None
         name = props.get("$name") if isinstance(props, dict) else None

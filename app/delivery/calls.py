@@ -31,13 +31,13 @@ class Calls:
                 # Rendered now: record what it says, so that its echo is still recognised.
                 self.store.record_reply_key(item.id, echo_key(body))
             if self.client is None:
-                log.info("at=info event=dry_run conversation=%s %s=%r", conversation, kind, body)
+                log.info("event=dry_run conversation=%s %s=%r", conversation, kind, body)
             elif kind == "reply":
                 self.client.reply(conversation, body, item.random_id)
             else:
                 self._note(conversation, action, body)
         elif self.client is None:
-            log.info("at=info event=dry_run conversation=%s action=%s", conversation, kind)
+            log.info("event=dry_run conversation=%s action=%s", conversation, kind)
         elif kind == "tag":
             self.client.add_tag(conversation, action["tag"])
         elif kind == "assign":
@@ -63,20 +63,20 @@ class Calls:
         except ApiFailure as failure:
             if failure.code != "ReplyTooBig" or not action.get("message"):
                 raise
-            log.warning("at=warning event=note_too_big conversation=%s", conversation)
+            log.warning("event=note_too_big conversation=%s", conversation)
             shorter = self._text({**action, "message": ""}, with_message=True)
             self.client.reply(conversation, shorter, action["random_id"], note=True)
 
     def show_typing(self, item: OutboxItem) -> None:
         """Best effort, one try: a failure is logged and the answer goes anyway."""
         if self.client is None:
-            log.info("at=info event=dry_run conversation=%s action=typing", item.conversation)
+            log.info("event=dry_run conversation=%s action=typing", item.conversation)
             return
         try:
             self.client.show_typing(item.conversation)
         except ApiFailure as failure:
             log.warning(
-                "at=warning event=typing_failed conversation=%s error=%r",
+                "event=typing_failed conversation=%s error=%r",
                 item.conversation,
                 str(failure),
             )
@@ -104,7 +104,7 @@ def not_saved(refused: list[tuple[str, str]], item: OutboxItem) -> str | None:
     """The properties Dashly refused, logged one line each, as the item's remark."""
     for key, reason in refused:
         log.warning(
-            "at=warning event=prop_not_saved conversation=%s rule=%s property=%r reason=%r",
+            "event=prop_not_saved conversation=%s rule=%s property=%r reason=%r",
             item.conversation,
             item.rule_id,
             key,

@@ -144,7 +144,7 @@ class Sender:
             return []
         except AnswerTemplateError as error:
             self.store.bury(item.id, str(error), self.clock(), FailureKind.ANSWER_BROKEN)
-            log.error("at=error event=reply_dead id=%d error=%r", item.id, str(error))
+            log.error("event=reply_dead id=%d error=%r", item.id, str(error))
             return None
         return [remark] if remark else []
 
@@ -167,7 +167,7 @@ class Sender:
             why = kinds.get(main, FailureKind.UNKNOWN)
             self.store.bury(item.id, main_failed, self.clock(), why, failed, step=start)
             log.error(
-                "at=error event=reply_dead id=%d conversation=%s attempts=%d error=%r",
+                "event=reply_dead id=%d conversation=%s attempts=%d error=%r",
                 item.id,
                 item.conversation,
                 item.attempts,
@@ -178,7 +178,7 @@ class Sender:
             return self._cancelled(item, [item.actions[s]["do"] for s in dropped], reason)
         status = OutboxStatus.DRY_RUN if self.client is None else OutboxStatus.DONE
         log.info(
-            "at=info event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
+            "event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
             item.id,
             item.conversation,
             item.rule_id,
@@ -205,7 +205,7 @@ class Sender:
             except ApiFailure as failure:
                 waited = self.clock() >= item.unsure_since + self.echo_wait_seconds
                 log.warning(
-                    "at=warning event=reply_unknown id=%d conversation=%s error=%r next=%s",
+                    "event=reply_unknown id=%d conversation=%s error=%r next=%s",
                     item.id,
                     item.conversation,
                     str(failure),
@@ -214,7 +214,7 @@ class Sender:
                 found = False if waited else None
         if found:
             log.info(
-                "at=info event=reply_already_delivered id=%d conversation=%s",
+                "event=reply_already_delivered id=%d conversation=%s",
                 item.id,
                 item.conversation,
             )
@@ -225,7 +225,7 @@ class Sender:
         if kind == "assign":
             self.store.lift_hand_over(item.conversation, item.created_at)
         log.error(
-            "at=error event=step_failed id=%d conversation=%s rule=%s step=%s error=%r",
+            "event=step_failed id=%d conversation=%s rule=%s step=%s error=%r",
             item.id,
             item.conversation,
             item.rule_id,
@@ -235,7 +235,7 @@ class Sender:
 
     def _cancelled(self, item: OutboxItem, dropped: list[str], reason: str | None) -> Finished:
         log.info(
-            "at=info event=cancelled id=%d conversation=%s rule=%s dropped=%s reason=%r",
+            "event=cancelled id=%d conversation=%s rule=%s dropped=%s reason=%r",
             item.id,
             item.conversation,
             item.rule_id,
@@ -278,7 +278,7 @@ class Sender:
         if failure.status in (401, 403) and not self._warned_about_token:
             self._warned_about_token = True
             log.critical(
-                "at=critical event=api_key_rejected status=%d hint=%r",
+                "event=api_key_rejected status=%d hint=%r",
                 failure.status,
                 "Dashly refused DASHLY_API_TOKEN: check the API key in Dashly's settings",
             )
@@ -289,7 +289,7 @@ class Sender:
         unsure = failure.unsure and item.actions[step]["do"] == "reply"
         self.store.retry_later(item.id, when, error, unsure_since=now if unsure else None)
         log.warning(
-            "at=warning event=delivery_retry id=%d conversation=%s step=%d attempt=%d "
+            "event=delivery_retry id=%d conversation=%s step=%d attempt=%d "
             "in_s=%.1f unsure=%s error=%r",
             item.id,
             item.conversation,

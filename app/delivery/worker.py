@@ -182,7 +182,7 @@ class Delivery:
         except StoreUnavailable as error:
             self._store_failed(str(error))
         except Exception:  # a thread that dies here would stop delivery for good
-            log.exception("at=error event=claim_failed")
+            log.exception("event=claim_failed")
         else:
             self._trouble.recovered()
             if self._reached_store_since is None:
@@ -207,7 +207,7 @@ class Delivery:
         except StoreUnavailable as error:  # no call was completed: the lease brings it back
             self._store_failed(str(error))
         except Exception:  # one bad reply must not stop delivery for everyone
-            log.exception("at=error event=delivery_crashed id=%d", item.id)
+            log.exception("event=delivery_crashed id=%d", item.id)
         finally:
             with self._changed:
                 self._sending -= 1
@@ -236,7 +236,7 @@ class Delivery:
         except StoreUnavailable as error:
             self._prune_trouble.failed(str(error))
         except Exception:  # housekeeping must never stop delivery
-            log.exception("at=error event=prune_failed")
+            log.exception("event=prune_failed")
         else:
             self._prune_trouble.recovered()
 
@@ -246,4 +246,4 @@ class Delivery:
             self._last_prune = now
             removed = self.store.prune(now, text_seconds=self.text_retention_seconds)
             if removed:
-                log.info("at=info event=pruned rows=%d", removed)
+                log.info("event=pruned rows=%d", removed)

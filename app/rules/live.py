@@ -61,14 +61,14 @@ class LiveRules:
             except Exception as error:  # whatever the edit broke, the last good rules stay
                 return self._kept([f"{self.directory}: the rules could not be read: {error!r}"])
             self.current, self.error = rules, None
-            log.info("at=info event=rules_reloaded rules=%d files=%d", len(rules), len(rules.files))
+            log.info("event=rules_reloaded rules=%d files=%d", len(rules), len(rules.files))
             return True
 
     def _kept(self, problems: list[str]) -> bool:
         self.error = "\n".join(problems)
         for problem in problems:
-            log.error("at=error event=rules_reload_failed problem=%r", problem)
-        log.error("at=error event=rules_kept rules=%d", len(self.current))
+            log.error("event=rules_reload_failed problem=%r", problem)
+        log.error("event=rules_kept rules=%d", len(self.current))
         return False
 
     def watch(self, stop: threading.Event) -> None:
@@ -77,4 +77,4 @@ class LiveRules:
             try:
                 self.refresh()
             except Exception:  # a watcher that dies silently would freeze the rules
-                log.exception("at=error event=rules_watch_failed")
+                log.exception("event=rules_watch_failed")

@@ -48,13 +48,13 @@ def search(rule: Rule, pattern: Any, text: str, deadline: float) -> Any:
     """One search under the pattern's own time limit and what is left of the message's."""
     left = deadline - time.monotonic()
     if left <= 0:
-        log.warning("at=warning event=patterns_budget_spent rule=%s chars=%d", rule.id, len(text))
+        log.warning("event=patterns_budget_spent rule=%s chars=%d", rule.id, len(text))
         return None
     try:
         return pattern.search(text, timeout=min(PATTERN_TIMEOUT_SECONDS, left))
     except TimeoutError:
         log.warning(
-            "at=warning event=pattern_timeout rule=%s pattern=%r chars=%d",
+            "event=pattern_timeout rule=%s pattern=%r chars=%d",
             rule.id,
             pattern.pattern,
             len(text),

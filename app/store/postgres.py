@@ -152,7 +152,7 @@ class PostgresBackend:
             with self._lock:
                 self._down, self._probing_in, self._asked_at = None, None, -WHY_SECONDS
             self.start_afresh()  # the old pool may be deep in its back-off
-            log.info("at=info event=store_back")
+            log.info("event=store_back")
             return
 
     @contextmanager
@@ -191,7 +191,7 @@ class PostgresBackend:
             try:
                 pool.close(timeout=1.0)
             except Exception as error:  # closing a pool of a dead server may fail too
-                log.debug("at=debug event=pool_close_failed error=%r", describe(error))
+                log.debug("event=pool_close_failed error=%r", describe(error))
 
     def close(self) -> None:
         if self._pid == os.getpid():
@@ -245,7 +245,7 @@ class Watchdog:
                     continue
                 heapq.heappop(self._due)
                 self._live.discard(number)
-            log.warning("at=warning event=store_deadline action=connection_cut")
+            log.warning("event=store_deadline action=connection_cut")
             cut(connection)
 
 

@@ -147,7 +147,7 @@ class Schema(Database):
                 # Connections tried while the server was down left their back-off behind.
                 self.backend.start_afresh()
                 trouble.recovered()
-                log.info("at=info event=store_ready")
+                log.info("event=store_ready")
 
     def shared_secret(self, name: str = "secret_key") -> str:
         """A random secret every worker and dyno shares: made by the first to ask, kept."""

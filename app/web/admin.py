@@ -156,7 +156,7 @@ def send_again(item_id: int) -> Response:
         item_id, now, now + DELIVERY_WINDOW_SECONDS
     ):
         raise AdminRejected(404, f"no dead reply with id {item_id}")
-    log.info("at=info event=admin_retry id=%d", item_id)
+    log.info("event=admin_retry id=%d", item_id)
     current_runtime().wake_delivery()
     return redirect(url_for("admin.overview", sent=item_id), code=303)
 

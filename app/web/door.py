@@ -35,10 +35,10 @@ HEADERS = {
 
 
 def client_address() -> str:
-    """The caller's address: the last X-Forwarded-For entry, the one Heroku's router appends
-    (the ones before it are whatever the caller wrote), else the peer's."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.rsplit(",", 1)[-1].strip() or request.remote_addr or "unknown"
+    """The caller's address, as `create_app`'s ProxyFix worked it out: the last
+    X-Forwarded-For entry, the one Heroku's router appends (the ones before it are whatever the
+    caller wrote), else the peer's."""
+    return request.remote_addr or "unknown"
 
 
 def install(app: Flask) -> None:
@@ -61,8 +61,9 @@ def install(app: Flask) -> None:
 def guard() -> Any:
     """HTTPS, the password, the server secret, then, for a POST, where it came from and its
     CSRF token."""
-    if request.headers.get("X-Forwarded-Proto", "").strip().lower() == "http":
-        # No redirect: its address would come from the Host header, which the caller writes.
+    if "X-Forwarded-Proto" in request.headers and not request.is_secure:
+        # The router says the browser used plain HTTP. No redirect: its address would come from
+        # the Host header, which the caller writes.
         return Response("This page is served over HTTPS only: open it with https://\n", 403)
     runtime = current_runtime()
     password = runtime.settings.admin_password
@@ -82,7 +83,7 @@ def guard() -> Any:
         throttle.hit(PER_CLIENT, "client", client)
         throttle.hit(OVERALL, "everyone")
         # The attempt's value is never logged.
-        log.warning("at=warning event=admin_auth_failed client=%s", client)
+        log.warning("event=admin_auth_failed client=%s", client)
         return Response(
             "Authentication required.",
             401,
@@ -104,7 +105,7 @@ class AdminSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         """`Secure` whenever the page was asked for over HTTPS (behind Heroku's router, the
         connection to us is plain HTTP: the router says what the browser used)."""
-        return request.is_secure or is_https_by_proxy()
+        return request.is_secure
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         if not request.path.startswith("/admin"):
@@ -119,10 +120,6 @@ class AdminSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def is_https_by_proxy() -> bool:
-    return request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
-
-
 def check_origin() -> None:
     """A POST must come from this site's own page (browsers say where a request comes from)."""
     site = request.headers.get("Sec-Fetch-Site")
@@ -135,6 +132,6 @@ def check_origin() -> None:
 
 def add_headers(response: Response) -> Response:
     response.headers.update(HEADERS)
-    if request.is_secure or is_https_by_proxy():
+    if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

@@ -127,7 +127,7 @@ def check_token(given: Any) -> None:
     if expected is None:
         # Why is for the owner's log, not for whoever knocks.
         log.warning(
-            "at=warning event=webhook_refused reason=%r",
+            "event=webhook_refused reason=%r",
             "DASHLY_WEBHOOK_TOKEN is not set on the server",
         )
         raise Rejected(401, "wrong or missing token")
@@ -161,7 +161,7 @@ def receive_webhook() -> Any:
     if "token" in request.args:
         # Never read from the URL, where router and access logs keep it.
         log.warning(
-            "at=warning event=token_in_url message=%r",
+            "event=token_in_url message=%r",
             "take the token out of the webhook URL: it is read from the body only",
         )
     if fields.get("conversation") in (None, ""):
@@ -176,7 +176,7 @@ def receive_webhook() -> Any:
     decision = runtime.handler.handle(part)
     store_trouble.recovered()
     log.info(
-        "at=info event=webhook part=%s conversation=%s type=%r status=%s rule=%s reason=%r ms=%.1f",
+        "event=webhook part=%s conversation=%s type=%r status=%s rule=%s reason=%r ms=%.1f",
         part.id,
         part.conversation,
         part.type,
@@ -236,7 +236,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Rejected)
     def rejected(error: Rejected) -> Any:
-        log.info("at=info event=webhook_rejected status=%d error=%r", error.status, error.message)
+        log.info("event=webhook_rejected status=%d error=%r", error.status, error.message)
         return error_response(error.status, error.message)
 
     @app.errorhandler(HTTPException)
@@ -258,5 +258,5 @@ def register_error_handlers(app: Flask) -> None:
             store_trouble.failed(str(error))
             # 503: Dashly retries the webhook later, and the part was not recorded.
             return error_response(503, "the state store is unavailable; try again later")
-        log.exception("at=error event=unhandled")
+        log.exception("event=unhandled")
         return error_response(500, "internal error")
