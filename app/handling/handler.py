@@ -15,7 +15,7 @@ from app.handling.decide import (
     decide,
 )
 from app.rules.live import LiveRules
-from app.store import ConversationMemory, LeadOutcome, Store
+from app.store import LeadOutcome, Store
 from app.text import as_written, echo_key, normalise
 
 # Longer messages are cut: the start says what they are about.
@@ -57,16 +57,15 @@ class Handler:
         matches = list(rules.iter_matches_normalised(normalised, at, tags=part.tags))
         fallbacks = list(rules.active_fallbacks(at, normalised, part.tags))
         assigned = self.quiet_when_assigned and part.is_assigned_to_a_person(self.admin_id)
-        decisions: list[Decision] = []
-
-        def choose(memory: ConversationMemory) -> LeadOutcome:
+        may_answer = bool(matches or fallbacks)
+        with self.store.lead_message(part.id, part.conversation, now, may_answer) as recording:
             decision = decide(
                 part_id=part.id,
                 conversation=part.conversation,
                 lead_id=part.author_id,
                 matches=matches,
                 fallbacks=fallbacks,
-                memory=memory,
+                memory=recording.memory,
                 now=now,
                 quiet_minutes=self.quiet_minutes,
                 channel=part.sent_via,
@@ -74,20 +73,14 @@ class Handler:
                 typing_seconds=self.typing_seconds,
                 assigned_to_a_person=assigned,
             )
-            decisions.append(decision)
-            return self._outcome(decision, part)
-
-        may_answer = bool(matches or fallbacks)
-        outcome = self.store.record_lead_message(
-            part.id, part.conversation, now, choose, may_answer
-        )
-        if outcome is None:
+            recording.outcome = self._outcome(decision, part)
+        if recording.repeated:
             return Decision(Outcome.DUPLICATE, "part already handled")
         if assigned:  # a reply still waiting there is cancelled
             self.store.note_assignment(part.conversation, now)
-        if outcome.reply is not None:
+        if decision.reply is not None:
             self.wake_delivery()
-        return decisions[-1]
+        return decision
 
     def _outcome(self, decision: Decision, part: Part) -> LeadOutcome:
         """The insight record. The text of a message a rule or nobody answered is kept while

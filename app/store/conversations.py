@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.store.database import Database
@@ -22,8 +23,48 @@ class _Repeated(Exception):
     """A part recorded before: its transaction is rolled back."""
 
 
+@dataclass
+class LeadRecording:
+    """A lead message being recorded (Store.lead_message): what the store read, what the
+    caller decided, and whether the part turned out to be a repeat."""
+
+    memory: ConversationMemory
+    outcome: LeadOutcome | None = None
+    repeated: bool = False
+
+
 class ConversationRecords(Database):
     """What the webhook records: one transaction per part."""
+
+    @contextmanager
+    def lead_message(
+        self, part_id: str, conversation: str, now: float, may_answer: bool = True
+    ) -> Iterator[LeadRecording]:
+        """One transaction for a lead message: the block reads `recording.memory`, decides,
+        and sets `recording.outcome`; on leaving it the outcome is recorded (its row, keyed by
+        the part id, is also what recognises a repeated part) and its reply queued. When the
+        part was handled before, everything is rolled back and `recording.repeated` is set.
+
+        `may_answer` False says that no rule can answer whatever the memory holds: then only
+        the silence is read, and the conversation is neither created nor locked."""
+        recording = LeadRecording(ConversationMemory())
+        try:
+            with self.transaction(webhook=True) as run:
+                if may_answer:
+                    recording.memory = self._memory(run, conversation, now)
+                else:
+                    recording.memory = self._silence(run, conversation)
+                yield recording
+                outcome = recording.outcome
+                if outcome is None:
+                    raise ValueError("a lead message's block must set recording.outcome")
+                memory = recording.memory
+                if not self._insert(run, part_id, conversation, now, outcome, memory, may_answer):
+                    raise _Repeated  # rolls back whatever the transaction did
+                if outcome.reply is not None:
+                    self._queue(run, outcome.reply, now)
+        except _Repeated:
+            recording.repeated = True
 
     def record_lead_message(
         self,
@@ -33,26 +74,11 @@ class ConversationRecords(Database):
         decide: Callable[[ConversationMemory], LeadOutcome],
         may_answer: bool = True,
     ) -> LeadOutcome | None:
-        """In one transaction: read the conversation's memory, let `decide` choose, record the
-        outcome (its row, keyed by the part id, is also what recognises a repeated part), and
-        queue the reply. None when the part was handled before.
-
-        `may_answer` False says that no rule can answer whatever the memory holds: then only
-        the silence is read, and the conversation is neither created nor locked."""
-        try:
-            with self.transaction(webhook=True) as run:
-                if may_answer:
-                    memory = self._memory(run, conversation, now)
-                else:
-                    memory = self._silence(run, conversation)
-                outcome = decide(memory)
-                if not self._insert(run, part_id, conversation, now, outcome, memory, may_answer):
-                    raise _Repeated  # rolls back whatever the transaction did
-                if outcome.reply is not None:
-                    self._queue(run, outcome.reply, now)
-                return outcome
-        except _Repeated:
-            return None
+        """`lead_message` with the decision as a function of the memory; None when the part
+        was handled before."""
+        with self.lead_message(part_id, conversation, now, may_answer) as recording:
+            recording.outcome = decide(recording.memory)
+        return None if recording.repeated else recording.outcome
 
     def _insert(
         self,
