@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import EXAMPLE_RULES, ROOT
+from tests.helpers import EXAMPLE_RULES, ROOT
 
 
 def free_port() -> int:

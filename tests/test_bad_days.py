@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 
 from app.runtime import runtime_of
 from app.store import StoreUnavailable
-from tests.conftest import EXAMPLE_RULES, ROOT, lead_part, wait_for, webhook_form
+from tests.helpers import EXAMPLE_RULES, ROOT, lead_part, wait_for, webhook_form
 from tests.postgres_server import PostgresServer
 from tests.running import Service
 from tests.test_service import dashly_env

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
 from app.store import FailureKind, Finished, LeadOutcome, NewReply, Store
-from tests.conftest import EXAMPLE_RULES, ROOT, write_rules
+from tests.helpers import EXAMPLE_RULES, ROOT, write_rules
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from app.insight.replay import replay
 from app.rules import RulesError, load_rules
 from app.runtime import runtime_of
-from tests.conftest import API_TOKEN, load_part, webhook_form, write_rules
+from tests.helpers import API_TOKEN, load_part, webhook_form, write_rules
 
 RULES = """
 [[rule]]

@@ -1,5 +1,5 @@
 """The calls a rule makes, end to end against a stand-in that answers as Dashly's current API
-documents (tests/conftest.py, documented_api): tags already there, refused properties, events
+documents (tests/fakes/dashly.py, documented_api): tags already there, refused properties, events
 that must trigger, "typing…", notes for the operators and closing, in their order."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 
 from app.handling import random_id_for
 from app.runtime import runtime_of
-from tests.conftest import (
+from tests.helpers import (
     API_TOKEN,
     documented_api,
     form_of,

@@ -5,9 +5,6 @@ on loopback."""
 
 from __future__ import annotations
 
-import json
-import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,27 +14,21 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.runtime import runtime_of
 from app.store import LeadOutcome, NewReply, Store, StoreUnavailable
-from tests.conftest import (
+from tests.fakes.dashly import StandIn
+from tests.helpers import (
     API_TOKEN,
-    form_of,
     load_part,
     wait_for,
     webhook_form,
     write_rules,
 )
-from tests.fakes.dashly import Conversations
 from tests.postgres_server import PostgresServer
 
-OK = {"meta": {"status": 200}, "data": {}}
-REPLY = re.compile(r"^/conversations/(\d+)/reply$")
-TAG = re.compile(r"^/conversations/(\d+)/tag$")
-PARTS = re.compile(r"^/conversations/(\d+)/parts$")
 PRICES = """
 [[rule]]
 id = "prices"
@@ -50,59 +41,6 @@ id = "greeting"
 phrases = ["hello"]
 answer = "Hi {{ lead.name }}! How can I help?"
 """
-
-
-class StandIn:
-    """Dashly's API on loopback whose reply call fails while `failing` is set; it remembers
-    every call it was made, with the time and whether it succeeded."""
-
-    def __init__(self, server: HTTPServer, reply_seconds: float = 0.0) -> None:
-        self.server = server
-        self.failing = threading.Event()
-        self.reply_seconds = reply_seconds
-        self.calls: list[tuple[str, dict[str, str], float, bool]] = []
-        self._lock = threading.Lock()
-        server.expect_request(REPLY, method="POST").respond_with_handler(self._reply)
-        server.expect_request(TAG, method="POST").respond_with_handler(self._ok)
-        server.expect_request(PARTS, method="GET").respond_with_handler(self._parts)
-        server.expect_request(re.compile(r"^/users/\d+$"), method="GET").respond_with_json(
-            {"meta": {"status": 200}, "data": {"props": {"$name": "Anna"}}}
-        )
-
-    def _remember(self, request: Request, succeeded: bool) -> None:
-        form = form_of(request)
-        with self._lock:
-            self.calls.append((request.path, form, time.monotonic(), succeeded))
-
-    def _reply(self, request: Request) -> Response:
-        time.sleep(self.reply_seconds)
-        failing = self.failing.is_set()
-        self._remember(request, not failing)
-        if failing:
-            return Response('{"meta": {"status": 500}}', 500, content_type="application/json")
-        return Response(json.dumps(OK), content_type="application/json")
-
-    def _parts(self, request: Request) -> Response:
-        """The conversation's messages: the replies that succeeded (a failing call stored
-        nothing), as Dashly lists them."""
-        path = request.path.removesuffix("/parts") + "/reply"
-        conversations = Conversations()
-        for call in self.sent():
-            if call[0] == path:
-                conversations.store(path.split("/")[2], call[1])
-        return conversations.list_parts(request)
-
-    def _ok(self, request: Request) -> Response:
-        self._remember(request, True)
-        return Response(json.dumps(OK), content_type="application/json")
-
-    def sent(self, suffix: str = "/reply") -> list[tuple[str, dict[str, str], float, bool]]:
-        with self._lock:
-            return [c for c in self.calls if c[0].endswith(suffix) and c[3]]
-
-    def tried(self, suffix: str = "/reply") -> list[tuple[str, dict[str, str], float, bool]]:
-        with self._lock:
-            return [c for c in self.calls if c[0].endswith(suffix)]
 
 
 @pytest.fixture

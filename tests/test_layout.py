@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 APP = ROOT / "app"
 # What each part of the service may import from the rest of it (its own modules always).

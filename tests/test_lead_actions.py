@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from app.runtime import runtime_of
-from tests.conftest import API_TOKEN, form_of, lead_part, wait_for, webhook_form, write_rules
+from tests.helpers import API_TOKEN, form_of, lead_part, wait_for, webhook_form, write_rules
 
 RULES = """
 [[rule]]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # Builds a venv from the lock: left out of `make test-quick`.
 pytestmark = pytest.mark.slow

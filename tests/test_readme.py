@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_RULES, ROOT
+from tests.helpers import EXAMPLE_RULES, ROOT
 
 MARKED = re.compile(r"<!-- output: (?P<command>.+?) -->\n```[a-z]*\n(?P<shown>.*?)```", re.S)
 # Numbers that change from run to run.

@@ -19,7 +19,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import (
+from tests.helpers import (
     API_PATH,
     API_TOKEN,
     PARTS_PATH,
@@ -30,7 +30,7 @@ from tests.conftest import (
     wait_for,
     webhook_form,
 )
-from tests.conftest import webhook_form as form
+from tests.helpers import webhook_form as form
 from tests.running import Service
 
 pytestmark = pytest.mark.gunicorn

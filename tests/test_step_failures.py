@@ -17,8 +17,8 @@ from werkzeug import Request, Response
 
 from app.runtime import runtime_of
 from app.store import Store
-from tests.conftest import API_TOKEN, lead_part, wait_for, webhook_form, write_rules
 from tests.fakes.dashly import dashly_answer, documented_api, form_of
+from tests.helpers import API_TOKEN, lead_part, wait_for, webhook_form, write_rules
 
 RULES = """
 [[rule]]

@@ -12,7 +12,7 @@ from app.dashly import (
     decode_conversation,
     parse_part,
 )
-from tests.conftest import load_part
+from tests.helpers import load_part
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.store import LeadOutcome, NewReply, Store
 from app.text import echo_key
-from tests.conftest import wait_for
 from tests.fakes.dashly import PARTS_PATH, REPLY_PATH, TAG_PATH, Conversations, dashly_answer
+from tests.helpers import wait_for
 
 # Waits out unknown outcomes for seconds each: left out of `make test-quick`.
 pytestmark = pytest.mark.slow

@@ -132,3 +132,57 @@ def documented_api(server: HTTPServer) -> HTTPServer:
     )
     server.conversations = conversations  # type: ignore[attr-defined]
     return server
+
+
+class StandIn:
+    """Dashly's API on loopback for the bad days: its reply call fails (500, storing nothing)
+    while `failing` is set and takes `reply_seconds`; it remembers every call it was made,
+    with the time and whether it succeeded."""
+
+    def __init__(self, server: HTTPServer, reply_seconds: float = 0.0) -> None:
+        self.server = server
+        self.failing = threading.Event()
+        self.reply_seconds = reply_seconds
+        self.calls: list[tuple[str, dict[str, str], float, bool]] = []
+        self._lock = threading.Lock()
+        server.expect_request(REPLY_PATH, method="POST").respond_with_handler(self._reply)
+        server.expect_request(TAG_PATH, method="POST").respond_with_handler(self._ok)
+        server.expect_request(PARTS_PATH, method="GET").respond_with_handler(self._parts)
+        server.expect_request(USER_PATH, method="GET").respond_with_json(
+            {"meta": {"status": 200}, "data": {"props": {"$name": LEAD_NAME}}}
+        )
+
+    def _remember(self, request: Request, succeeded: bool) -> None:
+        form = form_of(request)
+        with self._lock:
+            self.calls.append((request.path, form, time.monotonic(), succeeded))
+
+    def _reply(self, request: Request) -> Response:
+        time.sleep(self.reply_seconds)
+        failing = self.failing.is_set()
+        self._remember(request, not failing)
+        if failing:
+            return Response('{"meta": {"status": 500}}', 500, content_type=JSON)
+        return Response(json.dumps(DASHLY_OK), content_type=JSON)
+
+    def _parts(self, request: Request) -> Response:
+        """The conversation's messages: the replies that succeeded (a failing call stored
+        nothing), as Dashly lists them."""
+        path = request.path.removesuffix("/parts") + "/reply"
+        conversations = Conversations()
+        for call in self.sent():
+            if call[0] == path:
+                conversations.store(path.split("/")[2], call[1])
+        return conversations.list_parts(request)
+
+    def _ok(self, request: Request) -> Response:
+        self._remember(request, True)
+        return Response(json.dumps(DASHLY_OK), content_type=JSON)
+
+    def sent(self, suffix: str = "/reply") -> list[tuple[str, dict[str, str], float, bool]]:
+        with self._lock:
+            return [c for c in self.calls if c[0].endswith(suffix) and c[3]]
+
+    def tried(self, suffix: str = "/reply") -> list[tuple[str, dict[str, str], float, bool]]:
+        with self._lock:
+            return [c for c in self.calls if c[0].endswith(suffix)]

@@ -9,7 +9,7 @@ import pytest
 from app.handling.decide import Outcome, decide, random_id_for, silence_reason
 from app.rules import RuleSet, load_rules
 from app.store import ConversationMemory
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 NOW = 1_000_000.0
 FRESH = ConversationMemory()

@@ -19,7 +19,7 @@ from app.cli import insights_command
 from app.insight import build_insights
 from app.rules import load_rules
 from app.runtime import runtime_of
-from tests.conftest import EXAMPLE_RULES, lead_part, load_part, webhook_form, write_rules
+from tests.helpers import EXAMPLE_RULES, lead_part, load_part, webhook_form, write_rules
 from tests.web.test_admin import PASSWORD, basic
 
 

@@ -14,7 +14,7 @@ from app.insight.replay import replay
 from app.rules import RulesError, load_rules
 from app.rules.live import LiveRules
 from app.store import StoredMessage
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 GOOD = '[[rule]]\nid = "hi"\nphrases = ["hello"]\nanswer = "Hi!"\n'
 

@@ -18,7 +18,7 @@ from app.rules import RulesError, load_rules
 from app.rules.examples import DEFAULT_THRESHOLD, HIGHEST_THRESHOLD, LOWEST_THRESHOLD
 from app.runtime import runtime_of
 from app.similarity import model_folder
-from tests.conftest import (
+from tests.helpers import (
     API_TOKEN,
     answering_rule,
     api_calls,

@@ -10,7 +10,7 @@ import pytest
 
 from app.rules import RuleSet, load_rules
 from app.rules.hours import HoursError, parse_hours, parse_range
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

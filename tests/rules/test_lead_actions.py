@@ -8,7 +8,7 @@ import pytest
 
 from app.rules import RulesError, load_rules
 from app.rules.warnings import rule_warnings
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 GOOD = """
 [[rule]]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from app.rules import load_rules
 from app.rules.live import LiveRules
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 UTC = ZoneInfo("UTC")
 

@@ -17,7 +17,7 @@ from bench.baselines import (
     rules_toml,
     write_rule_files,
 )
-from tests.conftest import answering_rule, write_rules
+from tests.helpers import answering_rule, write_rules
 
 EXTRA_PATTERNS = [
     r"colou?r\s+\w+",

@@ -10,7 +10,7 @@ import pytest
 from app.rules import RulesError, load_rules
 from app.rules.hours import parse_hours
 from app.rules.warnings import rule_warnings
-from tests.conftest import write_rules
+from tests.helpers import write_rules
 
 
 def problems_of(tmp_path: Path, text: str) -> str:

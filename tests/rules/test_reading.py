@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.rules import RulesError, load_rules
-from tests.conftest import EXAMPLE_RULES, write_rules
+from tests.helpers import EXAMPLE_RULES, write_rules
 
 NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

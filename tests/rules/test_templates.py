@@ -12,7 +12,7 @@ from flask import Flask
 from pytest_httpserver import HTTPServer
 
 from app.rules.templates import AnswerTemplateError, compile_answer
-from tests.conftest import API_PATH, API_TOKEN, api_calls, lead_part, wait_for, webhook_form
+from tests.helpers import API_PATH, API_TOKEN, api_calls, lead_part, wait_for, webhook_form
 
 RULES = """
 [[rule]]
@@ -98,7 +98,7 @@ def test_a_template_that_fails_when_rendered_is_a_file_line_problem_not_a_traceb
     tmp_path: Path, answer: str, said: str
 ) -> None:
     from app.rules import RulesError, load_rules
-    from tests.conftest import write_rules
+    from tests.helpers import write_rules
 
     write_rules(tmp_path, f'[[rule]]\nid = "x"\nphrases = ["hello"]\nanswer = "{answer}"\n')
     with pytest.raises(RulesError) as refused:

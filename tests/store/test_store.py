@@ -24,7 +24,7 @@ from app.store import (
 )
 from app.store.schema import MIGRATIONS
 from app.text import echo_key
-from tests.conftest import postgres_url
+from tests.helpers import postgres_url
 
 
 def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting") -> NewReply:

@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from app.cli import insights_command
 from app.runtime import runtime_of
-from tests.conftest import (
+from tests.helpers import (
     API_TOKEN,
     USER_PATH,
     WEBHOOK_TOKEN,

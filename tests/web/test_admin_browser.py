@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import ROOT, USER_PATH, WEBHOOK_TOKEN, lead_part, wait_for, webhook_form
+from tests.helpers import ROOT, USER_PATH, WEBHOOK_TOKEN, lead_part, wait_for, webhook_form
 from tests.running import Service
 
 PASSWORD = "browser-test-password"

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from app.runtime import runtime_of
 from app.text import normalise, strip_tags
-from tests.conftest import WEBHOOK_TOKEN, lead_part, webhook_form
+from tests.helpers import WEBHOOK_TOKEN, lead_part, webhook_form
 from tests.web.test_webhook import post, stored_rows
 
 

@@ -16,7 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from app.handling import random_id_for
 from app.runtime import runtime_of
-from tests.conftest import (
+from tests.helpers import (
     API_PATH,
     API_TOKEN,
     WEBHOOK_TOKEN,
