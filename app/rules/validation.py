@@ -13,6 +13,7 @@ import regex
 from app.rules.context import read_tag_conditions
 from app.rules.examples import read_examples, read_min_similarity
 from app.rules.hours import HourRange, HoursError, parse_hours
+from app.rules.keys import KNOWN_KEYS
 from app.rules.lead_actions import (
     read_channels,
     read_close,
@@ -27,35 +28,6 @@ from app.rules.pattern_size import pattern_too_big
 from app.rules.templates import Answer, AnswerTemplateError, compile_answer
 from app.text import fold, normalise, read_yo_as_e, zone_hint
 
-KNOWN_KEYS = (
-    "id",
-    "phrases",
-    "exact",
-    "patterns",
-    "answer",
-    "answers",
-    "priority",
-    "fallback",
-    "repeat",
-    "hours",
-    "outside_hours",
-    "timezone",
-    "tag",
-    "assign",
-    "note",
-    "close",
-    "props",
-    "event",
-    "event_params",
-    "channels",
-    "typos",
-    "language",
-    "examples",
-    "min_similarity",
-    "if_tags",
-    "unless_tags",
-    "first_message",
-)
 RULE_ID = regex.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Unknown keys named per rule (a pasted file of thousands says the first few, then how many).
 SAID_AT_MOST = 10
@@ -270,9 +242,10 @@ class RuleReader:
         value = self.table.get("timezone")
         if value is None:
             return None
+        if not isinstance(value, str):
+            self.problem("timezone", "'timezone' must be an IANA name, e.g. \"Europe/Moscow\"")
+            return None
         try:
-            if not isinstance(value, str):
-                raise ValueError
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             self.problem(
