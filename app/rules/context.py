@@ -1,9 +1,11 @@
-"""What a rule asks of the conversation (docs/rules.md): the tags it carries (`if_tags`,
-`unless_tags`) and whether this is its first lead message (`first_message`)."""
+"""What a rule asks of the message and its conversation (docs/rules.md): the channel it came
+through (`channels`), its language (`language`), the tags the conversation carries
+(`if_tags`, `unless_tags`); whether this is its first lead message (`first_message`) is a
+plain boolean."""
 
 from __future__ import annotations
 
-from app.rules.lead_actions import RuleReader
+from app.rules.reader import RuleReader
 
 # Dashly's limit on a tag's length.
 MAX_TAG_CHARS = 255
@@ -33,3 +35,24 @@ def read_tag_conditions(reader: RuleReader) -> tuple[frozenset[str], frozenset[s
             f"tag {both[0]!r} is in both 'if_tags' and 'unless_tags': the rule could never answer",
         )
     return wanted, unwanted
+
+
+# The languages a message is told to be in by its letters (app.text.language_of).
+LANGUAGES = ("ru", "en")
+
+
+def read_channels(reader: RuleReader) -> frozenset[str]:
+    channels = reader.strings("channels")
+    if "channels" in reader.table and not channels and not reader.failed:
+        reader.problem("channels", "'channels' must not be empty (leave it out for every channel)")
+    return frozenset(channel.strip() for channel in channels if channel.strip())
+
+
+def read_languages(reader: RuleReader) -> frozenset[str]:
+    chosen = reader.strings("language", single_allowed=True)
+    wrong = [value for value in chosen if value not in LANGUAGES]
+    if wrong or ("language" in reader.table and not chosen and not reader.failed):
+        allowed = " or ".join(map(repr, LANGUAGES))
+        reader.problem("language", f"'language' must be {allowed} or a list of them")
+        return frozenset()
+    return frozenset(chosen)

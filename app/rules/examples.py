@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.rules.lead_actions import RuleReader
 from app.rules.model import Rule, RuleMatch, RulesError
+from app.rules.reader import RuleReader
 from app.similarity import Similarity, words_of
 from app.text import fold, normalise
 

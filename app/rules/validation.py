@@ -10,18 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
 
-from app.rules.context import read_tag_conditions
+from app.rules.context import read_channels, read_languages, read_tag_conditions
+from app.rules.conversation_actions import read_close, read_note
 from app.rules.examples import read_examples, read_min_similarity
 from app.rules.hours import HourRange, HoursError, parse_hours
 from app.rules.keys import KNOWN_KEYS
-from app.rules.lead_actions import (
-    read_channels,
-    read_close,
-    read_event,
-    read_languages,
-    read_note,
-    read_templates,
-)
+from app.rules.lead_actions import read_event, read_templates
 from app.rules.literals import required_literals, required_marks
 from app.rules.model import PATTERN_FLAGS, Phrase, Rule, Source, compile_phrase, matches_empty_text
 from app.rules.pattern_size import pattern_too_big
