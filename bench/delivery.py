@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.handling import DELIVERY_WINDOW_SECONDS  # noqa: E402
 from app.store import LeadOutcome, NewReply, Store  # noqa: E402
+from app.store.actions import Reply  # noqa: E402
 from bench.service import (  # noqa: E402
     WORKERS,
     api_stats,
@@ -36,9 +37,7 @@ def queue(store: Store, count: int) -> None:
     now = time.time()
     for number in range(count):
         part = str(10**9 + number)
-        reply = NewReply(
-            part, part, "greeting", number + 1, ({"do": "reply", "body": "Hi!"},), now + 3600
-        )
+        reply = NewReply(part, part, "greeting", number + 1, (Reply(body="Hi!"),), now + 3600)
         outcome = LeadOutcome("replied", "greeting", reply=reply)
         store.record_lead_message(part, part, now, lambda memory, o=outcome: o)
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from app.cli import outbox_group, rules_group
 from app.store import FailureKind, Finished, LeadOutcome, NewReply, Store
+from app.store.actions import Props, Reply
 from tests.helpers import EXAMPLE_RULES, ROOT, write_rules
 
 
@@ -110,7 +111,7 @@ def test_outbox_lists_pending_and_dead_and_retries_a_dead_one(
     store = Store(sqlite_url)
     store.migrate()
     for part_id in ("1", "2"):
-        reply = NewReply(part_id, "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+        reply = NewReply(part_id, "555", "greeting", 7, (Reply(body="Hi"),), 9e9)
         outcome = LeadOutcome("replied", "greeting", reply=reply)
         store.record_lead_message(part_id, "555", 1e9, lambda memory, o=outcome: o)
     dead = store.claim_due(1e9, 60)
@@ -171,7 +172,7 @@ def test_nothing_a_lead_or_the_api_wrote_reaches_the_terminal_as_control_codes(
 ) -> None:
     store = Store(sqlite_url)
     store.migrate()
-    reply = NewReply("1", "555", "greeting", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+    reply = NewReply("1", "555", "greeting", 7, (Reply(body="Hi"),), 9e9)
     store.record_lead_message("1", "555", 1e9, lambda m: LeadOutcome("replied", reply=reply))
     dead = store.claim_due(1e9, 60)
     store.bury(
@@ -285,8 +286,8 @@ def test_rules_try_lists_every_action_in_the_order_they_go_out(tmp_path: Path) -
 def test_outbox_lists_properties_dashly_did_not_save(runner: CliRunner, sqlite_url: str) -> None:
     store = Store(sqlite_url)
     store.migrate()
-    action = {"do": "props", "lead": "9", "props": [["$email", "x"]], "match": {}}
-    reply = NewReply("1", "556", "contact", 7, ({"do": "reply", "body": "Hi"},), 9e9)
+    action = Props(lead="9", props=[["$email", "x"]])
+    reply = NewReply("1", "556", "contact", 7, (Reply(body="Hi"),), 9e9)
     reply = NewReply(**{**reply.__dict__, "lead_actions": (action,)})
     store.record_lead_message("1", "556", 1e9, lambda memory: LeadOutcome("replied", reply=reply))
     for item in store.outbox():

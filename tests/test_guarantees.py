@@ -19,6 +19,7 @@ from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.runtime import runtime_of
 from app.store import LeadOutcome, NewReply, Store, StoreUnavailable
+from app.store.actions import Reply, Tag
 from tests.fakes.dashly import StandIn
 from tests.helpers import (
     API_TOKEN,
@@ -193,7 +194,7 @@ def slow_api() -> Iterator[StandIn]:
 
 
 def queue_reply_and_tag(store: Store, part_id: str, conversation: str, now: float) -> None:
-    actions = ({"do": "reply", "body": f"Answer {part_id}"}, {"do": "tag", "tag": "bot"})
+    actions = (Reply(body=f"Answer {part_id}"), Tag("bot"))
     reply = NewReply(part_id, conversation, "prices", int(part_id), actions, now + 900)
     store.record_lead_message(
         part_id, conversation, now, lambda memory: LeadOutcome("replied", "prices", reply=reply)

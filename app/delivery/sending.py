@@ -8,13 +8,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from app.dashly.client import ApiFailure, DashlyClient
 from app.delivery.calls import Calls
 from app.logs import Trouble
 from app.rules.templates import AnswerTemplateError
 from app.store import FailureKind, Finished, OutboxItem, OutboxStatus, Store, StoreUnavailable
+from app.store.actions import Action, Typing
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,16 @@ class Sender:
         started = time.perf_counter()
         reason = overtaken(item, self.quiet_minutes)
         remaining = range(item.step, len(item.actions))
-        dropped = [s for s in remaining if reason and item.actions[s]["do"] in SILENCED_BY_A_HUMAN]
+        dropped = [s for s in remaining if reason and item.actions[s].kind in SILENCED_BY_A_HUMAN]
         failed, remarks = list(item.failed_steps), []
         # Why each step of this pass failed for good (the reply's, if it did, is the item's).
         kinds: dict[str, FailureKind] = {}
         for step in remaining:
-            action, kind = item.actions[step], item.actions[step]["do"]
+            action, kind = item.actions[step], item.actions[step].kind
             if step in dropped:
                 continue
-            if kind == "typing":
-                self._type_then_wait(item, step, action["seconds"])
+            if isinstance(action, Typing):
+                self._type_then_wait(item, step, action.seconds)
                 return None
             already_there: bool | None = False
             if kind == "reply" and item.unsure_since is not None and self.client is not None:
@@ -124,13 +124,13 @@ class Sender:
         self,
         item: OutboxItem,
         step: int,
-        action: dict[str, Any],
+        action: Action,
         failed: list[tuple[str, str]],
         kinds: dict[str, FailureKind],
     ) -> list[str] | None:
         """One step's call: its remark (a list, maybe empty), or None when the item was put
         back for a retry or buried. A failure for good is added to `failed`."""
-        kind = action["do"]
+        kind = action.kind
         try:
             remark = self.calls.perform(item, action)
         except ApiFailure as failure:
@@ -160,10 +160,10 @@ class Sender:
     ) -> Finished | None:
         """What the item's end is: dead when its reply (or its only call) failed for good,
         cancelled when a human overtook it, done otherwise, the failed steps listed."""
-        main = item.actions[0]["do"] if len(item.actions) == 1 else "reply"
+        main = item.actions[0].kind if len(item.actions) == 1 else "reply"
         main_failed = next((why for kind, why in failed if kind == main), None)
         if main_failed is not None:
-            start = next(i for i, a in enumerate(item.actions) if a["do"] == main)
+            start = next(i for i, a in enumerate(item.actions) if a.kind == main)
             why = kinds.get(main, FailureKind.UNKNOWN)
             self.store.bury(item.id, main_failed, self.clock(), why, failed, step=start)
             log.error(
@@ -175,7 +175,7 @@ class Sender:
             )
             return None
         if dropped:
-            return self._cancelled(item, [item.actions[s]["do"] for s in dropped], reason)
+            return self._cancelled(item, [item.actions[s].kind for s in dropped], reason)
         status = OutboxStatus.DRY_RUN if self.client is None else OutboxStatus.DONE
         log.info(
             "event=delivered id=%d conversation=%s rule=%s attempt=%d status=%s ms=%d",
@@ -286,7 +286,7 @@ class Sender:
         when = now + retry_delay(item.attempts, failure.retry_after, self.rng)
         if not (failure.retryable and when < item.deadline):
             return False
-        unsure = failure.unsure and item.actions[step]["do"] == "reply"
+        unsure = failure.unsure and item.actions[step].kind == "reply"
         self.store.retry_later(item.id, when, error, unsure_since=now if unsure else None)
         log.warning(
             "event=delivery_retry id=%d conversation=%s step=%d attempt=%d "

@@ -8,11 +8,11 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from app.rules.model import Rule, RuleMatch
 from app.rules.templates import Answer
 from app.store import ConversationMemory, NewReply
+from app.store.actions import Action, Assign, Close, Event, Note, Props, Reply, Tag, Typing
 from app.text import as_written
 
 
@@ -129,40 +129,35 @@ def reply_actions(
     lead_id: str | None,
     said: Said = Said(),
     typing_seconds: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[Action]:
     """What delivery does, in order (docs/contract.md, delivery): "typing…", the reply, the
     hand-over, the note, the tags, closing. Each is a step of one outbox item: done once, in this
     order; the hand-over comes right after the reply, so a note or a tag that fails cannot keep
     it back."""
-    actions: list[dict[str, Any]] = []
+    actions: list[Action] = []
     if typing_seconds:
-        actions.append({"do": "typing", "seconds": typing_seconds})
-    actions.append({"do": "reply", **text_action(answer, groups, lead_id)})
+        actions.append(Typing(typing_seconds))
+    actions.append(text_action(answer, groups, lead_id))
     if rule.assign:
-        actions.append({"do": "assign", "admin": rule.assign})
+        actions.append(Assign(rule.assign))
     if rule.note is not None:
         actions.append(note_action(rule.note, groups, lead_id, said))
-    actions += [{"do": "tag", "tag": tag} for tag in rule.tags]
+    actions += [Tag(tag) for tag in rule.tags]
     if rule.close:
-        actions.append({"do": "close", "random_id": random_id_for(said.part_id, "close")})
+        actions.append(Close(random_id_for(said.part_id, "close")))
     return actions
 
 
-def note_action(
-    note: Answer, groups: dict[str, str], lead_id: str | None, said: Said
-) -> dict[str, Any]:
+def note_action(note: Answer, groups: dict[str, str], lead_id: str | None, said: Said) -> Note:
     """The note for the operators, rendered at delivery: a note Dashly refuses as too long
     (`ReplyTooBig`) is sent again without the lead's message."""
-    action: dict[str, Any] = {
-        "do": "note",
-        "random_id": random_id_for(said.part_id, "note"),
-        "template": note.source,
-        "match": groups,
-        "message": quote(as_written(said.text)),
-    }
-    if lead_id and note.uses_lead:
-        action["lead"] = lead_id
-    return action
+    return Note(
+        random_id=random_id_for(said.part_id, "note"),
+        template=note.source,
+        match=groups,
+        message=quote(as_written(said.text)),
+        lead=lead_id if lead_id and note.uses_lead else None,
+    )
 
 
 def quote(text: str, limit: int = MAX_QUOTE) -> str:
@@ -171,37 +166,24 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def text_action(answer: Answer, groups: dict[str, str], lead_id: str | None) -> dict[str, Any]:
+def text_action(answer: Answer, groups: dict[str, str], lead_id: str | None) -> Reply:
     """The text of a reply: rendered now, or (when it uses the lead's name) at delivery,
     after the name is fetched: the webhook never waits on it."""
     if not answer.uses_lead:
-        return {"body": answer.render(groups)}
-    action: dict[str, Any] = {"template": answer.source, "match": groups}
-    if lead_id:
-        action["lead"] = lead_id
-    return action
+        return Reply(body=answer.render(groups))
+    return Reply(template=answer.source, match=groups, lead=lead_id or None)
 
 
-def lead_actions(
-    rule: Rule, groups: dict[str, str], lead_id: str | None
-) -> tuple[dict[str, Any], ...]:
+def lead_actions(rule: Rule, groups: dict[str, str], lead_id: str | None) -> tuple[Action, ...]:
     """The rule's calls on the lead (properties, an event), each queued on its own, so that
     one still goes out when the reply cannot. Templates are rendered at delivery."""
     if lead_id is None:
         return ()  # a part without its lead's id: nobody to set properties on
-    found: list[dict[str, Any]] = []
+    found: list[Action] = []
     if rule.props:
         props = [[name, answer.source] for name, answer in rule.props]
-        found.append({"do": "props", "lead": lead_id, "props": props, "match": groups})
+        found.append(Props(lead=lead_id, props=props, match=groups))
     if rule.event:
         params = [[name, answer.source] for name, answer in rule.event_params]
-        found.append(
-            {
-                "do": "event",
-                "lead": lead_id,
-                "event": rule.event,
-                "params": params,
-                "match": groups,
-            }
-        )
+        found.append(Event(lead=lead_id, event=rule.event, params=params, match=groups))
     return tuple(found)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.store.actions import Reply, action_to_json
 from app.store.database import Database
 from app.store.records import ConversationMemory, LeadOutcome, NewReply, OutboxStatus
 from app.text import echo_key
@@ -162,13 +163,13 @@ class ConversationRecords(Database):
             now,
             reply.conversation,
         )
-        body = next((a.get("body") for a in reply.actions if a["do"] == "reply"), None)
+        body = next((a.body for a in reply.actions if isinstance(a, Reply)), None)
         # The text is known now unless it uses the lead's name (then delivery records it),
         # whatever comes first ("typing…").
         key = echo_key(body) if isinstance(body, str) else None
         items = [(reply.part_id, reply.random_id, list(reply.actions), key)]
         # A lead action's item is keyed by its part and kind; its random_id 0 is never sent.
-        items += [(f"{reply.part_id}:{a['do']}", 0, [a], None) for a in reply.lead_actions]
+        items += [(f"{reply.part_id}:{a.kind}", 0, [a], None) for a in reply.lead_actions]
         for part_id, random_id, actions, reply_key in items:
             run(
                 "INSERT INTO outbox (part_id, conversation, rule_id, random_id, actions, "
@@ -178,7 +179,7 @@ class ConversationRecords(Database):
                 reply.conversation,
                 reply.rule_id,
                 random_id,
-                json.dumps(actions, ensure_ascii=False),
+                json.dumps([action_to_json(a) for a in actions], ensure_ascii=False),
                 now,
                 reply.deadline,
                 now,

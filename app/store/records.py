@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.store.actions import Action, action_from_json
+
 
 class OutboxStatus(StrEnum):
     """Where a queued reply or call stands."""
@@ -49,11 +51,11 @@ class NewReply:
     conversation: str
     rule_id: str
     random_id: int
-    actions: tuple[dict[str, Any], ...]
+    actions: tuple[Action, ...]
     deadline: float
     hands_off: bool = False
     # Calls on the lead (properties, an event), each queued as an item of its own.
-    lead_actions: tuple[dict[str, Any], ...] = ()
+    lead_actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class OutboxItem:
     conversation: str
     rule_id: str
     random_id: int
-    actions: tuple[dict[str, Any], ...]
+    actions: tuple[Action, ...]
     step: int
     status: str
     attempts: int
@@ -136,6 +138,6 @@ class Finished:
 
 def outbox_item(row: Sequence[Any]) -> OutboxItem:
     values = list(row)
-    values[5] = tuple(json.loads(values[5]))
+    values[5] = tuple(action_from_json(action) for action in json.loads(values[5]))
     values[13] = tuple(tuple(pair) for pair in json.loads(values[13] or "[]"))
     return OutboxItem(*values)

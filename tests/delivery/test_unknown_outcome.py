@@ -16,6 +16,7 @@ from werkzeug import Request, Response
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.store import LeadOutcome, NewReply, Store
+from app.store.actions import Reply, Tag
 from app.text import echo_key
 from tests.fakes.dashly import PARTS_PATH, REPLY_PATH, TAG_PATH, Conversations, dashly_answer
 from tests.helpers import wait_for
@@ -91,7 +92,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def queue_reply(store: Store, part_id: str = "6401") -> None:
-    actions = ({"do": "reply", "body": ANSWER}, {"do": "tag", "tag": "pricing"})
+    actions = (Reply(body=ANSWER), Tag("pricing"))
     reply = NewReply(part_id, CONVERSATION, "prices", 77, actions, time.time() + 900)
     store.record_lead_message(
         part_id, CONVERSATION, time.time(), lambda memory: LeadOutcome("replied", reply=reply)

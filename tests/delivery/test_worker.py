@@ -20,6 +20,7 @@ from app.dashly import DashlyClient
 from app.delivery import Delivery, retry_delay
 from app.handling import DELIVERY_WINDOW_SECONDS
 from app.store import LeadOutcome, NewReply, Store
+from app.store.actions import Assign, Reply, Tag
 
 T0 = 1_000_000.0
 REPLY_PATH = "/conversations/100/reply"
@@ -59,7 +60,7 @@ def delivery(store: Store, httpserver: HTTPServer, clock: Clock) -> Delivery:
 def queue(
     store: Store,
     part_id: str = "1",
-    actions: tuple = ({"do": "reply", "body": "Hi"},),
+    actions: tuple = (Reply(body="Hi"),),
     conversation: str = "100",
     random_id: int = 4242,
     now: float = T0,
@@ -196,9 +197,9 @@ def test_tags_and_assign_follow_the_reply_and_a_retry_does_not_repeat_the_reply(
         responses((200, {}))
     )
     actions = (
-        {"do": "reply", "body": "An operator will take over."},
-        {"do": "tag", "tag": "human"},
-        {"do": "assign", "admin": "14709"},
+        Reply(body="An operator will take over."),
+        Tag("human"),
+        Assign("14709"),
     )
     queue(store, actions=actions)
     run_until_settled(delivery, store, clock)

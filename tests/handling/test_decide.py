@@ -9,6 +9,7 @@ import pytest
 from app.handling.decide import Outcome, decide, random_id_for, silence_reason
 from app.rules import RuleSet, load_rules
 from app.store import ConversationMemory
+from app.store.actions import Assign, Reply, Tag
 from tests.helpers import write_rules
 
 NOW = 1_000_000.0
@@ -74,10 +75,10 @@ def test_silent_for_good_after_a_handoff(rules: RuleSet) -> None:
 def test_reply_actions_reply_then_assign_then_tags(rules: RuleSet) -> None:
     decision = choose(rules, "an operator please")
     assert decision.reply.actions == (
-        {"do": "reply", "body": "Passing you on"},
-        {"do": "assign", "admin": "14709"},
-        {"do": "tag", "tag": "handoff"},
-        {"do": "tag", "tag": "vip"},
+        Reply(body="Passing you on"),
+        Assign("14709"),
+        Tag("handoff"),
+        Tag("vip"),
     )
     assert decision.reply.hands_off
     assert decision.reply.random_id == random_id_for("9")

@@ -22,6 +22,7 @@ from app.store import (
     Store,
     StoreUnavailable,
 )
+from app.store.actions import Event, Props, Reply
 from app.store.schema import MIGRATIONS
 from app.text import echo_key
 from tests.helpers import postgres_url
@@ -33,7 +34,7 @@ def reply_for(part_id: str, conversation: str = "100", rule_id: str = "greeting"
         conversation=conversation,
         rule_id=rule_id,
         random_id=12345,
-        actions=({"do": "reply", "body": "Hi"},),
+        actions=(Reply(body="Hi"),),
         deadline=1_000_900.0,
     )
 
@@ -92,7 +93,7 @@ def test_a_part_is_recorded_once_and_its_reply_queued(store: Store) -> None:
         "1",
         "pending",
         12345,
-        ({"do": "reply", "body": "Hi"},),
+        (Reply(body="Hi"),),
     )
 
 
@@ -160,7 +161,7 @@ def test_random_id_zero_or_none_is_never_our_echo(store: Store) -> None:
     # A rule with an event queues a lead call stored with random_id 0; an operator's part
     # with random_id 0 is still an operator's.
     with_event = NewReply(
-        **{**reply_for("1").__dict__, "lead_actions": ({"do": "event", "lead": "7"},)}
+        **{**reply_for("1").__dict__, "lead_actions": (Event(lead="7", event="signed_up"),)}
     )
     store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(with_event))
     assert len(store.outbox()) == 2
@@ -169,7 +170,7 @@ def test_random_id_zero_or_none_is_never_our_echo(store: Store) -> None:
 
 
 def test_our_reply_is_recognised_by_its_text_within_the_window(store: Store) -> None:
-    reply = NewReply(**{**reply_for("1").__dict__, "actions": ({"do": "reply", "body": "Hi!"},)})
+    reply = NewReply(**{**reply_for("1").__dict__, "actions": (Reply(body="Hi!"),)})
     store.record_lead_message("1", "100", 1_000_000.0, lambda m: queued(reply))
     assert store.is_our_reply("100", None, echo_key("<p>hi!</p>"), since=999_000.0)
     assert not store.is_our_reply("100", None, echo_key("<p>Hi there!</p>"), since=999_000.0)
@@ -351,8 +352,8 @@ def test_forgetting_texts_also_empties_finished_replies_of_what_the_lead_said(
     said = NewReply(
         **{
             **reply_for("1", "100").__dict__,
-            "actions": ({"do": "reply", "body": "We will write to ann@example.com"},),
-            "lead_actions": ({"do": "props", "props": [["$email", "ann@example.com"]]},),
+            "actions": (Reply(body="We will write to ann@example.com"),),
+            "lead_actions": (Props(lead="7", props=[["$email", "ann@example.com"]]),),
         }
     )
     store.record_lead_message("1", "100", 1_000.0, lambda m: queued(said))
