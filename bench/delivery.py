@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.actions import Reply  # noqa: E402
 from app.handling import DELIVERY_WINDOW_SECONDS  # noqa: E402
 from app.store import LeadOutcome, NewReply, Store  # noqa: E402
-from app.store.actions import Reply  # noqa: E402
 from bench.service import (  # noqa: E402
     WORKERS,
     api_stats,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from app.actions import Props, Reply
 from app.cli import outbox_group, rules_group
 from app.store import FailureKind, Finished, LeadOutcome, NewReply, Store
-from app.store.actions import Props, Reply
 from tests.helpers import EXAMPLE_RULES, ROOT, write_rules
 
 

@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 
+from app.actions import Reply, Tag
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.runtime import runtime_of
 from app.store import LeadOutcome, NewReply, Store, StoreUnavailable
-from app.store.actions import Reply, Tag
 from tests.fakes.dashly import StandIn
 from tests.helpers import (
     API_TOKEN,

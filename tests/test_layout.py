@@ -17,13 +17,23 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "app.settings": (),
     "app.logs": (),
     "app.dashly": (),
-    "app.store": (),
+    # The calls a queued item makes, and what a decision reads and makes: below the store.
+    "app.actions": (),
+    "app.replies": ("app.actions",),
+    "app.store": ("app.actions", "app.replies"),
     # Similarity of texts (numpy and the bundled embedding model), shared by rules and insight.
     "app.similarity": (),
     # Rules know Dashly's documented channels (app.dashly.parts), nothing else of it.
     "app.rules": ("app.text", "app.similarity", "app.dashly.parts"),
-    "app.handling": ("app.rules", "app.store", "app.dashly.parts", "app.text"),
-    "app.delivery": ("app.store", "app.rules.templates", "app.dashly.client"),
+    "app.handling": (
+        "app.rules",
+        "app.store",
+        "app.actions",
+        "app.replies",
+        "app.dashly.parts",
+        "app.text",
+    ),
+    "app.delivery": ("app.store", "app.actions", "app.rules.templates", "app.dashly.client"),
     "app.insight": ("app.store", "app.handling.decide", "app.rules", "app.text", "app.similarity"),
     # One process's state (settings, rules, store, handler, delivery) and the way to reach it.
     "app.runtime": (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from app.actions import Action, Assign, Close, Event, Note, Props, Reply, Tag
 from app.dashly.client import ApiFailure, DashlyClient
 from app.rules.templates import compile_answer
 from app.store import OutboxItem, Store
-from app.store.actions import Action, Assign, Close, Event, Note, Props, Reply, Tag
 from app.text import echo_key
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from app.actions import Action, Typing
 from app.dashly.client import ApiFailure, DashlyClient
 from app.delivery.calls import Calls
 from app.logs import Trouble
 from app.rules.templates import AnswerTemplateError
 from app.store import FailureKind, Finished, OutboxItem, OutboxStatus, Store, StoreUnavailable
-from app.store.actions import Action, Typing
 
 log = logging.getLogger(__name__)
 

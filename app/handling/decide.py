@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.actions import Action, Assign, Close, Event, Note, Props, Reply, Tag, Typing
+from app.replies import ConversationMemory, NewReply
 from app.rules.model import Rule, RuleMatch
 from app.rules.templates import Answer
-from app.store import ConversationMemory, NewReply
-from app.store.actions import Action, Assign, Close, Event, Note, Props, Reply, Tag, Typing
 from app.text import as_written
 
 

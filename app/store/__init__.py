@@ -1,17 +1,16 @@
 """The state store: dedupe of parts, conversation memory, the outbox and insight records, in
 SQLite or PostgreSQL. `Store` is what the rest of the service uses; each base is one concern."""
 
+from app.replies import ConversationMemory, NewReply
 from app.store.conversations import ConversationRecords
 from app.store.errors import StoreUnavailable
 from app.store.housekeeping import Housekeeping
 from app.store.insight import InsightQueries
 from app.store.outbox import OutboxRecords
 from app.store.records import (
-    ConversationMemory,
     FailureKind,
     Finished,
     LeadOutcome,
-    NewReply,
     OutboxItem,
     OutboxStatus,
     StoredMessage,

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.store.actions import Reply, action_to_json
+from app.actions import Reply, action_to_json
+from app.replies import ConversationMemory, NewReply
 from app.store.database import Database
-from app.store.records import ConversationMemory, LeadOutcome, NewReply, OutboxStatus
+from app.store.records import LeadOutcome, OutboxStatus
 from app.text import echo_key
 
 # What can keep the bot silent in a conversation.

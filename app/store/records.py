@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.store.actions import Action, action_from_json
+from app.actions import Action, action_from_json
+from app.replies import NewReply
 
 
 class OutboxStatus(StrEnum):
@@ -30,32 +31,6 @@ class FailureKind(StrEnum):
     GAVE_UP = "gave_up"  # kept failing (5xx, timeouts) until the delivery window closed
     ANSWER_BROKEN = "answer_broken"  # its answer template could not be rendered
     UNKNOWN = "unknown"  # died before kinds were recorded
-
-
-@dataclass(frozen=True)
-class ConversationMemory:
-    """What the service remembers of one conversation."""
-
-    answered_rules: frozenset[str] = frozenset()
-    operator_at: float | None = None
-    handed_off_at: float | None = None
-    # Whether a lead message of it was recorded before this one (its `first_message` rules).
-    earlier_lead_message: bool = False
-
-
-@dataclass(frozen=True)
-class NewReply:
-    """A reply to queue: the actions to perform in order (reply, then tags, then assign)."""
-
-    part_id: str
-    conversation: str
-    rule_id: str
-    random_id: int
-    actions: tuple[Action, ...]
-    deadline: float
-    hands_off: bool = False
-    # Calls on the lead (properties, an event), each queued as an item of its own.
-    lead_actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from app.actions import Reply, Tag
 from app.dashly import DashlyClient
 from app.delivery import Delivery
 from app.store import LeadOutcome, NewReply, Store
-from app.store.actions import Reply, Tag
 from app.text import echo_key
 from tests.fakes.dashly import PARTS_PATH, REPLY_PATH, TAG_PATH, Conversations, dashly_answer
 from tests.helpers import wait_for

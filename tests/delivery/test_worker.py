@@ -16,11 +16,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from app.actions import Assign, Reply, Tag
 from app.dashly import DashlyClient
 from app.delivery import Delivery, retry_delay
 from app.handling import DELIVERY_WINDOW_SECONDS
 from app.store import LeadOutcome, NewReply, Store
-from app.store.actions import Assign, Reply, Tag
 
 T0 = 1_000_000.0
 REPLY_PATH = "/conversations/100/reply"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from app.actions import Assign, Reply, Tag
 from app.handling.decide import Outcome, decide, random_id_for, silence_reason
 from app.rules import RuleSet, load_rules
 from app.store import ConversationMemory
-from app.store.actions import Assign, Reply, Tag
 from tests.helpers import write_rules
 
 NOW = 1_000_000.0

@@ -1,11 +1,11 @@
-"""A queued item's calls are typed (app/store/actions.py) and kept as the same JSON objects rows
+"""A queued item's calls are typed (app/actions.py) and kept as the same JSON objects rows
 have always held: an item queued by the version before reads and runs the same."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.store.actions import (
+from app.actions import (
     Assign,
     Close,
     Event,

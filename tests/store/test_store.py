@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.actions import Event, Props, Reply
 from app.store import (
     ConversationMemory,
     FailureKind,
@@ -22,7 +23,6 @@ from app.store import (
     Store,
     StoreUnavailable,
 )
-from app.store.actions import Event, Props, Reply
 from app.store.schema import MIGRATIONS
 from app.text import echo_key
 from tests.helpers import postgres_url
