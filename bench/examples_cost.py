@@ -4,6 +4,13 @@ the decision included, the CPU time of matching a message, the memory a gunicorn
 install. EXAMPLE_RULES sets the number of rules (150: 1,500 examples; 500: 5,000).
 
     .venv/bin/python bench/examples_cost.py
+    BENCH_BEFORE=REV .venv/bin/python bench/examples_cost.py   and the project at REV, same run
+
+With BENCH_BEFORE, the load, the reload (training included) and the CPU per message are
+measured for the project at REV too, each in a fresh process, one design after the other: a
+matching change priced against the code before it on the same machine in the same run (with
+bench/service.py's BENCH_BEFORE for webhook throughput). A rule set over a revision's largest
+supported example count is reported as refused.
 
 The examples are bench/meaning's, each intent's ten repeated with a different closing word
 until there are 100 rules; the messages are its held-out and unrelated questions.
@@ -22,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.service import export_revision  # noqa: E402
 
 SETS = ROOT / "bench" / "meaning"
 RULES = int(os.environ.get("EXAMPLE_RULES", "100"))
@@ -75,7 +84,7 @@ def write_rules(folder: Path, kind: str) -> int:
 
 
 LOAD = """
-import sys, time, resource
+import json, sys, time, resource
 started, cpu = time.perf_counter(), time.process_time()
 sys.path.insert(0, {root!r})
 from app.rules import load_rules
@@ -85,17 +94,32 @@ cpu, wall = time.process_time(), time.perf_counter()
 load_rules({folder!r})
 print(time.process_time() - cpu, time.perf_counter() - wall)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+texts = json.loads(sys.stdin.read())
+for text in texts[:20]:
+    rules.match(text)
+started = time.process_time()
+for _ in range(3):
+    for text in texts:
+        rules.match(text)
+print((time.process_time() - started) / (3 * len(texts)))
 """
 
 
-def fresh_load(folder: Path) -> tuple[float, ...]:
-    """Wall and CPU seconds to import and load in a new process, CPU and wall seconds for a
-    reload, and the process's peak RSS in KiB."""
-    code = LOAD.format(root=str(ROOT), folder=str(folder))
-    printed = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return tuple(float(value) for value in printed)
+def fresh_load(folder: Path, texts: list[str], code: Path = ROOT) -> tuple[float, ...] | str:
+    """In a new process with the project at `code`: wall and CPU seconds to import and load,
+    CPU and wall seconds for a reload, the peak RSS in KiB, and CPU seconds per message; or
+    the last line of its error (a rule set that revision refuses)."""
+    source = LOAD.format(root=str(code), folder=str(folder))
+    ran = subprocess.run(
+        [sys.executable, "-c", source],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        cwd=code,
+    )
+    if ran.returncode != 0:
+        return (ran.stderr.strip().splitlines() or ["failed"])[-1][:300]
+    return tuple(float(value) for value in ran.stdout.split())
 
 
 def cpu_per_message(folder: Path, texts: list[str], rounds: int = 3) -> float:
@@ -158,14 +182,29 @@ def main() -> None:
         by_phrases.mkdir()
         count = write_rules(by_examples, "examples")
         write_rules(by_phrases, "phrases")
-        wall, cpu, reload_cpu, reload_wall, peak = fresh_load(by_examples)
         print(f"{RULES} rules, {count} examples, {len(texts)} messages")
-        print(f"fresh process, import and load: {wall:.2f} s wall, {cpu:.2f} s CPU")
-        print(
-            f"reload of the same rules (model loaded, training included): {reload_wall:.2f} s "
-            f"wall, {reload_cpu:.2f} s CPU; peak RSS {peak / 1024:.0f} MiB"
-        )
-        examples_cpu = cpu_per_message(by_examples, texts)
+        designs = {"this tree": ROOT}
+        if revision := os.environ.get("BENCH_BEFORE"):
+            designs[f"at {revision}"] = export_revision(revision, Path(top))
+        for name, code in designs.items():
+            measured = fresh_load(by_examples, texts, code)
+            if isinstance(measured, str):
+                print(f"{name}: refused: {measured}")
+                continue
+            wall, cpu, reload_cpu, reload_wall, peak, per_message = measured
+            print(
+                f"{name}: fresh process, import and load {wall:.2f} s wall, {cpu:.2f} s CPU; "
+                f"reload (model loaded, training included) {reload_wall:.2f} s wall, "
+                f"{reload_cpu:.2f} s CPU; peak RSS {peak / 1024:.0f} MiB; "
+                f"CPU per message {per_message * 1e6:.0f} µs"
+            )
+        from app.rules import RulesError
+
+        try:
+            examples_cpu = cpu_per_message(by_examples, texts)
+        except RulesError:
+            print("(this tree refuses the rule set: no per-message or memory figures)")
+            return
         phrases_cpu = cpu_per_message(by_phrases, texts)
         print(
             f"CPU per message: examples {examples_cpu * 1e6:.0f} µs, "
