@@ -13,6 +13,7 @@ from app.similarity.measure import (
     LONGEST,
     SHORTEST,
     embeddings,
+    inverse_document_frequency,
     words_of,
 )
 from app.text import language_of
@@ -50,14 +51,17 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
-def _hashed_grams(texts: list[str]) -> np.ndarray:
-    """Each text's n-grams (as `grams` cuts them), weighted by IDF over these texts, summed
-    into signed buckets, all texts at once with array operations."""
+def gram_codes(texts: list[str], short_words: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The n-grams `grams` cuts from each text (its words joined by single spaces), as codes:
+    all texts at once with array operations, each n-gram once per text. Returns the codes
+    and, for each, its text's index. `code_of` gives a string's code. `short_words` False
+    leaves out the n-grams that are a whole word of one to three letters (" to ")."""
     padded = "".join(f"  {text}  " for text in texts)
     chars = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     owner = np.repeat(np.arange(len(texts)), [len(text) + 4 for text in texts])
-    # Texts apart by four spaces, words by one: an n-gram with a space anywhere but first or
-    # last spans two words (or texts), and is left out below.
+    # Texts apart by four spaces, words by one. An n-gram inside one word may have a space
+    # first, last or both (" ab ", a whole short word, as `grams` pads it); one with a space
+    # inside spans two words (or texts), and two spaces alone are no n-gram: left out below.
     spaces = chars == ord(" ")
     codes, owners = [], []
     code = np.zeros(len(chars), dtype=np.uint64)
@@ -66,26 +70,42 @@ def _hashed_grams(texts: list[str]) -> np.ndarray:
         code = code[:count] * np.uint64(1_000_003) + chars[size - 1 : size - 1 + count]
         if size < SHORTEST:
             continue
-        # A space may stand first or last only, and not both: the n-gram is inside one word.
         inside = np.zeros(count, dtype=bool)
         for offset in range(1, size - 1):
             inside |= spaces[offset : offset + count]
-        edges = spaces[:count] & spaces[size - 1 : size - 1 + count]
-        keep = ~inside & ~edges & (owner[:count] == owner[size - 1 : size - 1 + count])
+        # Both ends spaces: two spaces alone (never an n-gram), or a whole short word.
+        blank = spaces[:count] & spaces[size - 1 : size - 1 + count]
+        if size > 2 and short_words:
+            blank = np.zeros(count, dtype=bool)
+        keep = ~inside & ~blank & (owner[:count] == owner[size - 1 : size - 1 + count])
         codes.append(code[keep] * np.uint64(8) + np.uint64(size))
         owners.append(owner[:count][keep])
     every, text_of = np.concatenate(codes), np.concatenate(owners).astype(np.uint64)
-    # Each n-gram once per text (its weight is its IDF), then the IDF over these texts. One
-    # 64-bit key per pair: the text in the low 24 bits, 40 bits of the n-gram's code above.
-    pairs = np.sort((every << np.uint64(24)) | text_of)
-    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
-    owners_of = (pairs & np.uint64(0xFFFFFF)).astype(np.int64)
+    # Each n-gram once per text. One 64-bit key per pair: the text in the low 24 bits, 40 bits
+    # of the n-gram's code above.
+    pairs = np.unique((every << np.uint64(24)) | text_of)
+    return pairs >> np.uint64(24), (pairs & np.uint64(0xFFFFFF)).astype(np.int64)
+
+
+def code_of(gram: str) -> int:
+    """The code `gram_codes` gives an n-gram (its 40 bits kept there)."""
+    value = 0
+    for char in gram:
+        value = (value * 1_000_003 + ord(char)) % 2**64
+    return ((value * 8 + len(gram)) % 2**64) & (2**40 - 1)
+
+
+def _hashed_grams(texts: list[str]) -> np.ndarray:
+    """Each text's n-grams weighted by their IDF over these texts (each once per text: a short
+    question repeats few), summed into signed buckets. Whole words of one to three letters
+    ("to", "uk", "да") are left out: they say little about what a question is about, and the
+    grouping's figures (docs/grouping.md) were measured without them."""
+    codes_of, owners_of = gram_codes(texts, short_words=False)
     # Sorted by n-gram, so each n-gram's texts stand together (sorting beats hashing here).
-    codes_of = pairs >> np.uint64(24)
     first = np.concatenate([[True], codes_of[1:] != codes_of[:-1]])
     grams, where = codes_of[first], np.cumsum(first) - 1
     frequency = np.diff(np.append(np.flatnonzero(first), len(codes_of)))
-    idf = np.log((1 + len(texts)) / (1 + frequency)) + 1
+    idf = inverse_document_frequency(frequency, len(texts))
     bucket = (grams * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(55)  # 9 bits
     sign = np.where(bucket & np.uint64(1), 1.0, -1.0)
     slot = owners_of * GRAM_BUCKETS + (bucket >> np.uint64(1)).astype(np.int64)[where]

@@ -70,6 +70,13 @@ def grams(folded: str) -> Counter[str]:
     return Counter(found)
 
 
+def inverse_document_frequency(frequency: np.ndarray, texts: int) -> np.ndarray:
+    """Each n-gram's IDF among `texts` texts, `frequency` of which have it (smoothed: an
+    n-gram in every text still weighs 1, one in none the most). Matching and grouping both
+    weigh n-grams by it."""
+    return np.log((1 + texts) / (1 + frequency)) + 1
+
+
 @dataclass(frozen=True)
 class CharGrams:
     """TF-IDF over character n-grams, fitted on a set of texts. A new text meets only the
@@ -94,7 +101,7 @@ class CharGrams:
         vocabulary = {gram: column for column, gram in enumerate(frequency)}
         n = len(folded_texts)
         df = np.fromiter(frequency.values(), float, len(frequency))
-        idf = np.log((1 + n) / (1 + df)) + 1
+        idf = inverse_document_frequency(df, n)
         columns, rows, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
         for row, counts in enumerate(per_text):
             text_columns = np.fromiter(map(vocabulary.__getitem__, counts), np.int64, len(counts))
@@ -115,7 +122,7 @@ class CharGrams:
         return cls(
             vocabulary=vocabulary,
             idf=idf,
-            unseen_idf=math.log(1 + n) + 1,
+            unseen_idf=float(inverse_document_frequency(np.zeros(1), n)[0]),
             dense_row=dense_row,
             dense=dense,
             starts=np.searchsorted(column_of[rare], np.arange(len(vocabulary) + 1)),

@@ -11,6 +11,8 @@ from app.insight.replay import with_draft
 from app.rules import load_rules
 from app.rules.warnings import rule_warnings
 from app.similarity import meaning_vectors
+from app.similarity.batch import code_of, gram_codes
+from app.similarity.measure import grams, words_of
 
 QUESTIONS = [
     "Do you have a student discount?",
@@ -164,3 +166,19 @@ def test_grouping_work_per_text_is_bounded_whatever_leads_send() -> None:
         tracemalloc.stop()
     assert sum(group.count for group in groups) == 300
     assert peak < 100 * 2**20
+
+
+def test_grouping_cuts_the_n_grams_matching_cuts() -> None:
+    """Grouping's n-grams, cut for thousands of texts at once with array operations, are those
+    `grams` cuts for one message (short words whole, as " ab "), weighed by the same IDF."""
+    texts = ["сколько стоит чистка зубов", "do you ship to uk", "a", "ab cd efghij", "цена 100 р"]
+    joined = [" ".join(words_of(text)) for text in texts]
+    codes, owners = gram_codes(joined)
+    grouped, grouped_owners = gram_codes(joined, short_words=False)
+    for number, text in enumerate(joined):
+        cut = {int(code) for code, owner in zip(codes, owners, strict=True) if owner == number}
+        assert cut == {code_of(gram) for gram in grams(text)}
+        # Grouping leaves out whole words of one to three letters (" to "), nothing else.
+        kept = {int(c) for c, owner in zip(grouped, grouped_owners, strict=True) if owner == number}
+        whole = {code_of(g) for g in grams(text) if g[0] == g[-1] == " "}
+        assert kept == cut - whole
