@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.rules.model import DRAFT_ANSWER, WORD
-from app.rules.translit import is_russian_in_latin, to_cyrillic
+from app.rules.translit import is_russian_in_latin, language_told, to_cyrillic
 from app.similarity import meaning_vectors
-from app.text import fold, language_of, normalise
+from app.text import fold, normalise
 
 # Words that say nothing about what a question is about.
 _STOPWORD_TEXT = """
@@ -251,9 +251,6 @@ def group_language(group: QuestionGroup) -> str | None:
     """ "ru" or "en" when at least 80 % of the group's questions are written in it (Russian in
     Latin letters counts as Russian): its draft then answers that language only, as the
     answer the owner writes will be in it. None for a group in both."""
-    languages = Counter(
-        "ru" if is_russian_in_latin(folded) else language_of(folded)
-        for folded in (fold(normalise(text)) for text in group.texts)
-    )
+    languages = Counter(language_told(fold(normalise(text))) for text in group.texts)
     language, count = languages.most_common(1)[0] if languages else (None, 0)
     return language if language and count >= 0.8 * len(group.texts) else None

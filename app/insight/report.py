@@ -83,11 +83,9 @@ class Insights:
     def groups_shown_of(self) -> str:
         """ "30 of 45 groups" when the list is cut, else "45 groups"."""
         shown = len(self.shown_groups)
-        return (
-            f"{shown} of {len(self.groups)} groups"
-            if shown < len(self.groups)
-            else (f"{shown} groups")
-        )
+        if shown < len(self.groups):
+            return f"{shown} of {len(self.groups)} groups"
+        return f"{shown} groups"
 
 
 def build_insights(

@@ -35,7 +35,7 @@ from app.rules.small_talk import (
     small_talk_spans,
     within,
 )
-from app.rules.translit import is_russian_in_latin, to_cyrillic
+from app.rules.translit import is_russian_in_latin, language_told, to_cyrillic
 from app.text import fold, language_of, normalise, stem
 
 log = logging.getLogger(__name__)
@@ -149,10 +149,9 @@ class RuleSet:
         return self._question_first(found, normalised, folded, tokens, spans)
 
     def language_of_message(self, folded: str) -> str | None:
-        """The lead's language by the letters, Russian in Latin letters told Russian."""
-        if self.reads_russian and is_russian_in_latin(folded):
-            return "ru"
-        return language_of(folded)
+        """The lead's language by the letters, Russian in Latin letters told Russian when some
+        rule speaks Russian."""
+        return language_told(folded) if self.reads_russian else language_of(folded)
 
     @functools.cached_property
     def greeting_rules(self) -> tuple[Rule, ...]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import regex
 
+from app.text import language_of
+
 # Common Russian words in the spellings leads use. Left out: those English has too ("i",
 # "a", "do", "to", "no", "net", "pro", "den", "eta", "hotel", "u" for "you", "adres" for a
 # misspelt "address").
@@ -85,3 +87,9 @@ def _word_in_cyrillic(word: str) -> str:
         else:
             letters.append(_CYRILLIC_OF[group])
     return "".join(letters)
+
+
+def language_told(folded: str) -> str | None:
+    """A folded text's language by its letters (app.text.language_of), Russian written in Latin
+    letters told Russian."""
+    return "ru" if is_russian_in_latin(folded) else language_of(folded)
